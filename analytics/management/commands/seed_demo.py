@@ -1,0 +1,38 @@
+"""Demo data for a first run. Each app owns its demo data (`<app>/demo.py`); this
+command lives in analytics because analytics is the one app allowed to see all others."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from members import demo as members_demo
+from riskcontrol import demo as riskcontrol_demo
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent) and print the demo logins and a fresh partner API key."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even with DEBUG off (never in production)."
+        )
+
+    def handle(self, *args, force: bool, **options) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError("Refusing to seed demo users with DEBUG off; pass --force.")
+        logins = riskcontrol_demo.seed_users()
+        member_ids = members_demo.seed()
+        raw_key = riskcontrol_demo.seed_partner_key()
+
+        line = "=" * 72
+        out = self.stdout.write
+        out(line)
+        out("Quanyi demo — http://127.0.0.1:8000/admin/")
+        for role, username, password in logins:
+            out(f"  {role:<12} login: {username:<10} password: {password}")
+        out(f"  Partner API key (new each run, earlier demo keys revoked):\n    {raw_key}")
+        out(
+            "  Try: curl -H 'Authorization: Api-Key "
+            f"{raw_key}' http://127.0.0.1:8000/api/v1/members/{member_ids[0]}"
+        )
+        out("  API docs: http://127.0.0.1:8000/api/v1/docs")
+        out(line)

@@ -1,0 +1,22 @@
+"""Partner API v1. Paths have no trailing slash (API.md)."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from members import api as members_api
+from riskcontrol import api as riskcontrol_api
+from riskcontrol.problems import api_not_found
+
+urlpatterns = [
+    path("health", riskcontrol_api.HealthApi.as_view(), name="api-health"),
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("members", members_api.MemberUpsertApi.as_view(), name="api-member-upsert"),
+    path(
+        "members/<str:external_id>",
+        members_api.MemberDetailApi.as_view(),
+        name="api-member-detail",
+    ),
+    # Anything else under /api/v1 answers a problem document, never an HTML page.
+    re_path(r"^.*$", api_not_found),
+]

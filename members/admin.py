@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from riskcontrol.errors import ValidationFailed
+
+from . import selectors
+from .models import Member, Tag, Tier
+from .services import UNSET, member_upsert
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "rank"]
+    search_fields = ["code", "name"]
+    ordering = ["rank"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+class MemberForm(forms.ModelForm):
+    """Phone and e-mail are never shown in full: a blank field keeps the stored value."""
+
+    phone = forms.CharField(label=_("phone"), max_length=32, required=False)
+    email = forms.CharField(label=_("e-mail"), max_length=254, required=False)
+    clear_phone = forms.BooleanField(label=_("remove phone"), required=False)
+    clear_email = forms.BooleanField(label=_("remove e-mail"), required=False)
+
+    class Meta:
+        model = Member
+        fields = [
+            "external_id",
+            "name",
+            "phone",
+            "email",
+            "birthday",
+            "tier",
+            "tags",
+            "lifecycle_stage",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["external_id"].disabled = True
+            for field, masked in (
+                ("phone", selectors.member_phone_masked(self.instance)),
+                ("email", selectors.member_email_masked(self.instance)),
+            ):
+                self.fields[field].help_text = (
+                    _("Stored: %(masked)s. Type a new value to replace it, or leave it blank.")
+                    % {"masked": masked}
+                    if masked
+                    else _("None stored.")
+                )
+
+    def upsert_arguments(self) -> dict:
+        data = self.cleaned_data
+        arguments = {
+            "external_id": data["external_id"],
+            "name": data["name"],
+            "birthday": data["birthday"],
+            "tier": data["tier"].code if data["tier"] else None,
+            "tags": [tag.code for tag in data["tags"]],
+        }
+        for field in ("phone", "email"):
+            if data[f"clear_{field}"]:
+                arguments[field] = None
+            elif data[field]:
+                arguments[field] = data[field]
+            else:
+                arguments[field] = UNSET
+        return arguments
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        # Ask the service to validate contacts now, so errors show next to the fields.
+        from . import pii
+
+        for field, normalise in (("phone", pii.normalise_phone), ("email", pii.normalise_email)):
+            if cleaned.get(field):
+                try:
+                    normalise(cleaned[field])
+                except pii.InvalidContact as error:
+                    self.add_error(field, str(error))
+        return cleaned
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    form = MemberForm
+    list_display = [
+        "external_id",
+        "name",
+        "masked_phone",
+        "masked_email",
+        "tier",
+        "lifecycle_stage",
+        "points",
+        "created_at",
+    ]
+    list_filter = ["tier", "lifecycle_stage", "tags"]
+    search_fields = ["external_id", "name"]
+    search_help_text = _("External id, name, or an exact phone number or e-mail address.")
+    list_select_related = ["tier"]
+    readonly_fields = ["points", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["external_id", "name", "tier", "tags", "lifecycle_stage", "birthday"]}),
+        (_("Contact (encrypted)"), {"fields": ["phone", "clear_phone", "email", "clear_email"]}),
+        (_("Ledger"), {"fields": ["points", "created_at", "updated_at"]}),
+    ]
+    filter_horizontal = ["tags"]
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, obj: Member) -> str:
+        return selectors.member_phone_masked(obj) or "—"
+
+    @admin.display(description=_("e-mail"))
+    def masked_email(self, obj: Member) -> str:
+        return selectors.member_email_masked(obj) or "—"
+
+    def get_search_results(self, request, queryset, search_term):
+        base = queryset
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            queryset |= base.filter(pk__in=selectors.members_by_contact(term).values("pk"))
+        return queryset, may_have_duplicates
+
+    def save_model(self, request, obj, form, change) -> None:
+        try:
+            member, _created = member_upsert(**form.upsert_arguments())
+        except ValidationFailed as error:  # validated in the form already; defensive
+            raise forms.ValidationError(str(error.errors)) from error
+        obj.pk = member.pk
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # Tags were set by member_upsert; only inline formsets are left to save.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)

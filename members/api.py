@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from riskcontrol.partner_api import PartnerApi
+from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
+
+from . import selectors
+from .models import Member
+from .services import member_upsert
+
+
+class MemberUpsertInput(serializers.Serializer):
+    external_id = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
+    email = serializers.CharField(max_length=254, required=False, allow_null=True, allow_blank=True)
+    birthday = serializers.DateField(required=False, allow_null=True)
+    tier = serializers.CharField(
+        max_length=32, required=False, allow_null=True, allow_blank=True, help_text="Tier code."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        allow_null=True,
+        max_length=100,
+        help_text="Tag codes; replaces the member's tags. Unknown codes are created.",
+    )
+
+
+class MemberOutput(serializers.Serializer):
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    phone = serializers.SerializerMethodField(help_text="Masked, e.g. 138****5678.")
+    email = serializers.SerializerMethodField(help_text="Masked, e.g. z***@example.com.")
+    birthday = serializers.DateField(allow_null=True)
+    tier = serializers.SerializerMethodField(help_text="Tier code.")
+    points = serializers.IntegerField()
+    tags = serializers.SerializerMethodField()
+    lifecycle_stage = serializers.ChoiceField(choices=Member.LifecycleStage.choices)
+    created_at = serializers.DateTimeField()
+
+    def get_phone(self, member: Member) -> str | None:
+        return selectors.member_phone_masked(member)
+
+    def get_email(self, member: Member) -> str | None:
+        return selectors.member_email_masked(member)
+
+    def get_tier(self, member: Member) -> str | None:
+        return member.tier.code if member.tier_id else None
+
+    def get_tags(self, member: Member) -> list[str]:
+        return sorted(tag.code for tag in member.tags.all())
+
+
+class MemberUpsertApi(PartnerApi):
+    required_scope = "members:write"
+
+    @extend_schema(
+        operation_id="members_upsert",
+        summary="Create or update a member",
+        description=(
+            "Upsert by `external_id`: fields present are set, absent fields are kept, "
+            "`null` clears. `tags` replaces the member's tags."
+        ),
+        tags=["members"],
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=MemberUpsertInput,
+        responses={
+            201: MemberOutput,
+            200: MemberOutput,
+            **problem_responses(400, 409, 415, 422),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validate(MemberUpsertInput, request.data)
+        member, created = member_upsert(**data)
+        member = selectors.member_get(external_id=member.external_id)
+        return Response(MemberOutput(member).data, status=201 if created else 200)
+
+
+class MemberDetailApi(PartnerApi):
+    required_scope = "members:read"
+
+    @extend_schema(
+        operation_id="members_retrieve",
+        summary="Read a member",
+        tags=["members"],
+        responses={200: MemberOutput, **problem_responses(404)},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        member = selectors.member_get(external_id=external_id)
+        return Response(MemberOutput(member).data)

@@ -1,0 +1,109 @@
+"""Member writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from riskcontrol.crypto import codec
+from riskcontrol.errors import ValidationFailed
+
+from . import pii
+from .models import Member, Tag, Tier
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+"""An argument left out of `member_upsert`: the stored value is kept."""
+
+
+def _lock_or_create(external_id: str) -> tuple[Member, bool]:
+    member = Member.objects.select_for_update().filter(external_id=external_id).first()
+    if member is not None:
+        return member, False
+    try:
+        with transaction.atomic():
+            return Member.objects.create(external_id=external_id), True
+    except IntegrityError:
+        # A concurrent upsert created it first; take its row lock and update instead.
+        return Member.objects.select_for_update().get(external_id=external_id), False
+
+
+@transaction.atomic
+def member_upsert(
+    *,
+    external_id: str,
+    name: str | None = UNSET,
+    phone: str | None = UNSET,
+    email: str | None = UNSET,
+    birthday: dt.date | None = UNSET,
+    tier: str | None = UNSET,
+    tags: list[str] | None = UNSET,
+) -> tuple[Member, bool]:
+    """Create or update the member with `external_id` (API.md semantics: an argument left
+    out keeps the stored value, `None` clears it; `tier` is a tier code, `tags` a list of
+    tag codes that replaces the member's tags, unknown tag codes are created).
+
+    Locks the member row (or, for a new member, relies on the unique external_id: a racing
+    second create falls back to locking the winner's row). Returns (member, created).
+    """
+    external_id = (external_id or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not external_id:
+        errors["external_id"] = ["This field is required."]
+
+    phone_norm = email_norm = None
+    if phone not in (UNSET, None, ""):
+        try:
+            phone_norm = pii.normalise_phone(phone)
+        except pii.InvalidContact as error:
+            errors["phone"] = [str(error)]
+    if email not in (UNSET, None, ""):
+        try:
+            email_norm = pii.normalise_email(email)
+        except pii.InvalidContact as error:
+            errors["email"] = [str(error)]
+    tier_obj: Tier | None = None
+    if tier not in (UNSET, None, ""):
+        tier_obj = Tier.objects.filter(code=tier).first()
+        if tier_obj is None:
+            errors["tier"] = [f"Unknown tier code: {tier}"]
+    if errors:
+        raise ValidationFailed(errors)
+
+    member, created = _lock_or_create(external_id)
+    if name is not UNSET:
+        member.name = (name or "").strip()
+    if birthday is not UNSET:
+        member.birthday = birthday
+    if tier is not UNSET:
+        member.tier = tier_obj
+    if phone is not UNSET:
+        member.phone_sealed = pii.seal(external_id, "phone", phone_norm) if phone_norm else None
+        member.phone_index = pii.blind_index("phone", phone_norm) if phone_norm else None
+    if email is not UNSET:
+        member.email_sealed = pii.seal(external_id, "email", email_norm) if email_norm else None
+        member.email_index = pii.blind_index("email", email_norm) if email_norm else None
+    if phone is not UNSET or email is not UNSET:
+        member.pii_key_id = codec().current_key_id
+    member.save()
+
+    if tags is not UNSET:
+        member.tags.set(_tags_for_codes(tags or []))
+    return member, created
+
+
+def _tags_for_codes(codes: list[str]) -> list[Tag]:
+    wanted = list(dict.fromkeys(code.strip() for code in codes if code and code.strip()))
+    existing = {tag.code: tag for tag in Tag.objects.filter(code__in=wanted)}
+    missing = [Tag(code=code, name=code) for code in wanted if code not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.code: tag for tag in Tag.objects.filter(code__in=wanted)}
+    return [existing[code] for code in wanted]

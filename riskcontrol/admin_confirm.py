@@ -1,0 +1,41 @@
+"""A confirmation page for admin actions that change many rows or cannot be undone."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+
+def confirmed(request: HttpRequest) -> bool:
+    return request.POST.get("confirmed") == "yes"
+
+
+def confirmation_page(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    message: str,
+    button: str,
+) -> TemplateResponse:
+    """Render "are you sure?" for `action`; posting it back runs the action confirmed."""
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "message": message,
+        "button": button,
+        "action": action,
+        "objects": list(queryset[:50]),
+        "count": queryset.count(),
+        "opts": opts,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+    }
+    return TemplateResponse(request, "admin/quanyi_confirm_action.html", context)

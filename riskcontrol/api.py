@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+
+class HealthOutput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    database = serializers.ChoiceField(choices=["ok", "unavailable"])
+    broker = serializers.ChoiceField(choices=["ok", "unavailable"])
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        logger.warning("Health check: database unavailable", exc_info=True)
+        return False
+
+
+def _broker_ok() -> bool:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+        return True
+    except Exception:
+        logger.warning("Health check: broker unavailable", exc_info=True)
+        return False
+
+
+class HealthApi(APIView):
+    """For load balancers and monitoring: no authentication, 503 when a part is down."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        auth=[],
+        responses={200: HealthOutput, 503: HealthOutput},
+        summary="Service health",
+        tags=["health"],
+    )
+    def get(self, request: Request) -> Response:
+        database = "ok" if _database_ok() else "unavailable"
+        broker = "ok" if _broker_ok() else "unavailable"
+        healthy = database == "ok" and broker == "ok"
+        body = {"status": "ok" if healthy else "degraded", "database": database, "broker": broker}
+        return Response(body, status=200 if healthy else 503)

@@ -1,0 +1,182 @@
+"""The secrets codec every app uses: AES-256-GCM at rest, HMAC blind indexes for lookup.
+
+Key ring from `VOUCHER_KEYS` ("kid:<base64url 32 bytes>,kid:<...>", newest first): new
+values are sealed with the newest key; any key in the ring still opens what it sealed,
+so rotation is "prepend a key, re-encrypt, then drop the old one".
+
+A sealed value is self-describing, so it can be opened without a side column:
+
+    version (1 byte) | len(kid) (1 byte) | kid (ASCII) | nonce (12 bytes) | ciphertext+tag
+
+The header is part of the associated data, and callers add their own (which row, which
+field), so a ciphertext copied to another row or field fails to open.
+
+Blind index: HMAC-SHA256 under `VOUCHER_INDEX_KEY` over "<purpose>\\0<normalised value>".
+Equal values give equal indexes (lookups, unique constraints) without decrypting anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+FORMAT_VERSION = 1
+NONCE_BYTES = 12
+KEY_BYTES = 32
+_KID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class DecryptionError(Exception):
+    """A sealed value could not be opened: tampered, truncated, bound to other
+    associated data, or sealed under a key that is no longer in the ring. The message
+    never contains key material or plaintext."""
+
+
+def _decode_key(encoded: str, *, name: str) -> bytes:
+    padded = encoded.strip() + "=" * (-len(encoded.strip()) % 4)
+    try:
+        raw = base64.urlsafe_b64decode(padded.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise ImproperlyConfigured(f"{name} is not valid base64url.") from None
+    if len(raw) != KEY_BYTES:
+        raise ImproperlyConfigured(f"{name} must decode to {KEY_BYTES} bytes, not {len(raw)}.")
+    return raw
+
+
+def generate_key() -> str:
+    """A fresh base64url key (no padding), as `VOUCHER_KEYS`/`VOUCHER_INDEX_KEY` expect."""
+    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode("ascii").rstrip("=")
+
+
+@dataclass(frozen=True)
+class Codec:
+    keys: tuple[tuple[str, bytes], ...]  # newest first
+    index_key: bytes
+
+    @classmethod
+    def from_strings(cls, keys_spec: str, index_spec: str) -> Codec:
+        if not keys_spec.strip():
+            raise ImproperlyConfigured(
+                "VOUCHER_KEYS is not set. `make run` writes development keys to .env; "
+                "in production set VOUCHER_KEYS='kid:<base64url 32 bytes>,...'."
+            )
+        if not index_spec.strip():
+            raise ImproperlyConfigured("VOUCHER_INDEX_KEY is not set (base64url, 32 bytes).")
+        keys: list[tuple[str, bytes]] = []
+        for entry in keys_spec.split(","):
+            kid, sep, encoded = entry.strip().partition(":")
+            if not sep or not _KID_RE.match(kid):
+                raise ImproperlyConfigured(
+                    "VOUCHER_KEYS entries look like 'kid:<base64url key>', kid of "
+                    "letters, digits, '-' or '_' (at most 32)."
+                )
+            if any(kid == known for known, _ in keys):
+                raise ImproperlyConfigured(f"VOUCHER_KEYS names key id {kid!r} twice.")
+            keys.append((kid, _decode_key(encoded, name=f"VOUCHER_KEYS[{kid}]")))
+        index_key = _decode_key(index_spec, name="VOUCHER_INDEX_KEY")
+        if any(hmac.compare_digest(index_key, key) for _, key in keys):
+            raise ImproperlyConfigured("VOUCHER_INDEX_KEY must differ from every VOUCHER_KEYS key.")
+        return cls(keys=tuple(keys), index_key=index_key)
+
+    @property
+    def current_key_id(self) -> str:
+        return self.keys[0][0]
+
+    def _key(self, kid: str) -> bytes | None:
+        for known, key in self.keys:
+            if known == kid:
+                return key
+        return None
+
+    def encrypt(self, plaintext: str, *, aad: bytes) -> bytes:
+        kid, key = self.keys[0]
+        header = bytes([FORMAT_VERSION, len(kid)]) + kid.encode("ascii")
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), header + aad)
+        return header + nonce + sealed
+
+    def decrypt(self, token: bytes, *, aad: bytes) -> str:
+        token = bytes(token)
+        kid = key_id_of(token)
+        key = self._key(kid)
+        if key is None:
+            raise DecryptionError(f"Sealed under key id {kid!r}, which is not in VOUCHER_KEYS.")
+        header_len = 2 + len(kid)
+        header = token[:header_len]
+        nonce = token[header_len : header_len + NONCE_BYTES]
+        body = token[header_len + NONCE_BYTES :]
+        try:
+            plaintext = AESGCM(key).decrypt(nonce, body, header + aad)
+        except InvalidTag:
+            raise DecryptionError(
+                "Sealed value failed authentication (tampered, or bound to other data)."
+            ) from None
+        return plaintext.decode("utf-8")
+
+    def needs_rotation(self, token: bytes) -> bool:
+        return key_id_of(token) != self.current_key_id
+
+    def blind_index(self, normalised: str, *, purpose: str) -> bytes:
+        message = purpose.encode("ascii") + b"\0" + normalised.encode("utf-8")
+        return hmac.new(self.index_key, message, hashlib.sha256).digest()
+
+
+def key_id_of(token: bytes) -> str:
+    token = bytes(token)
+    if len(token) < 2 or token[0] != FORMAT_VERSION:
+        raise DecryptionError("Not a sealed value of a known format.")
+    kid_len = token[1]
+    if len(token) < 2 + kid_len + NONCE_BYTES + 16:
+        raise DecryptionError("Sealed value is truncated.")
+    try:
+        return token[2 : 2 + kid_len].decode("ascii")
+    except UnicodeDecodeError:
+        raise DecryptionError("Not a sealed value of a known format.") from None
+
+
+@lru_cache(maxsize=8)
+def _codec_for(keys_spec: str, index_spec: str) -> Codec:
+    return Codec.from_strings(keys_spec, index_spec)
+
+
+def codec() -> Codec:
+    """The codec for the current settings (cached per key configuration)."""
+    return _codec_for(settings.VOUCHER_KEYS, settings.VOUCHER_INDEX_KEY)
+
+
+# --- Code normalisation ------------------------------------------------------------------
+# `crockford`: codes we generate. Fold case, drop separators, read O as 0 and I/L as 1,
+# so a code read aloud or typed from a printed card still matches.
+# `exact`: third-party secrets; only surrounding white space is ours to remove.
+CODE_FORMAT_CROCKFORD = "crockford"
+CODE_FORMAT_EXACT = "exact"
+_CROCKFORD_FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_SEPARATORS_RE = re.compile(r"[\s\-]+")
+
+
+def normalise_code(raw: str, code_format: str) -> str:
+    if code_format == CODE_FORMAT_CROCKFORD:
+        return _SEPARATORS_RE.sub("", raw).upper().translate(_CROCKFORD_FOLD)
+    if code_format == CODE_FORMAT_EXACT:
+        return raw.strip()
+    raise ValueError(f"Unknown code format {code_format!r}.")
+
+
+def code_lookup_forms(raw: str) -> list[str]:
+    """The forms a typed code may be stored under: exact first, then folded."""
+    forms = [normalise_code(raw, CODE_FORMAT_EXACT)]
+    folded = normalise_code(raw, CODE_FORMAT_CROCKFORD)
+    if folded and folded not in forms:
+        forms.append(folded)
+    return [form for form in forms if form]

@@ -1,0 +1,47 @@
+"""Demo users, roles and a partner client for `manage.py seed_demo` (idempotent)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from .models import PartnerClient
+from .scopes import SCOPES
+from .services import partner_client_create, partner_key_issue, partner_keys_revoke, roles_sync
+
+DEMO_USERS = [
+    # username, password, role, is_staff
+    ("operator", "quanyi-operator", "Operator", True),
+    ("auditor", "quanyi-auditor", "Auditor", True),
+    ("clerk", "quanyi-clerk", "Store clerk", False),
+]
+DEMO_CLIENT = "Demo partner"
+
+
+def seed_users() -> list[tuple[str, str, str]]:
+    roles_sync()
+    user_model = get_user_model()
+    for username, password, role, is_staff in DEMO_USERS:
+        user, _ = user_model.objects.get_or_create(username=username)
+        user.is_staff = is_staff
+        user.is_active = True
+        user.set_password(password)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+    return [(role, username, password) for username, password, role, _ in DEMO_USERS]
+
+
+@transaction.atomic
+def seed_partner_key() -> str:
+    """A fresh key for the demo client on every run; earlier demo keys are revoked."""
+    client = PartnerClient.objects.filter(name=DEMO_CLIENT).first()
+    if client is None:
+        client = partner_client_create(name=DEMO_CLIENT, scopes=list(SCOPES))
+    else:
+        client.scopes = list(SCOPES)
+        client.active = True
+        client.save(update_fields=["scopes", "active", "updated_at"])
+        partner_keys_revoke(client=client)
+    _key, raw_key = partner_key_issue(client=client, name="demo")
+    return raw_key

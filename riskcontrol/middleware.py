@@ -1,0 +1,52 @@
+"""Request ids for log correlation, and problem documents for everything under /api/v1."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.http import HttpRequest, HttpResponse
+
+from .problems import API_PREFIX, problem_response_for_status
+from .request_context import request_id_var
+
+_INCOMING_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Takes a sane incoming `X-Request-ID` (from a load balancer) or makes one; every log
+    line of the request carries it, and so does the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _INCOMING_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ApiProblemMiddleware:
+    """DRF views answer problem documents themselves; this catches the rest under /api/v1
+    (errors raised outside a DRF view, Django's own 400/403/500 pages) so a partner never
+    sees HTML or a stack trace."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/problem+json")
+        ):
+            return problem_response_for_status(request, response.status_code, response)
+        return response

@@ -1,0 +1,89 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+
+class PartnerClient(models.Model):
+    """An external system (CRM, app back end, POS, ERP) that calls the partner API."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    scopes = models.JSONField(_("scopes"), default=list, blank=True)
+    store_code = models.CharField(
+        _("store code"),
+        max_length=32,
+        blank=True,
+        help_text=_("If set, this client can redeem only at this store."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("partner client")
+        verbose_name_plural = _("partner clients")
+        ordering = ["name"]
+        permissions = [("issue_partner_key", _("Can issue and revoke partner API keys"))]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class PartnerClientKeyManager(BaseAPIKeyManager):
+    def get_usable_keys(self) -> models.QuerySet:
+        return super().get_usable_keys().select_related("client")
+
+
+class PartnerClientKey(AbstractAPIKey):
+    """A hashed API key of a partner client; a client may hold several while rotating."""
+
+    objects = PartnerClientKeyManager()
+
+    client = models.ForeignKey(
+        PartnerClient, on_delete=models.CASCADE, related_name="keys", verbose_name=_("client")
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = _("partner API key")
+        verbose_name_plural = _("partner API keys")
+
+
+class IdempotencyKey(models.Model):
+    """One `Idempotency-Key` of one client: the request's fingerprint and, once it has
+    finished, its response (encrypted: a claim response carries a code)."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("in progress")
+        COMPLETED = "completed", _("completed")
+
+    client = models.ForeignKey(
+        PartnerClient, on_delete=models.CASCADE, related_name="+", verbose_name=_("client")
+    )
+    key = models.CharField(_("key"), max_length=255)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.IN_PROGRESS
+    )
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    response_body = models.BinaryField(null=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="idempotency_client_key_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(state="in_progress")
+                | models.Q(response_status__isnull=False, response_body__isnull=False),
+                name="idempotency_completed_has_response",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.key}"

@@ -1,0 +1,170 @@
+"""State changes of the gate: partner clients and their keys, idempotency records, roles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .crypto import codec
+from .errors import IdempotencyKeyReused, RequestInProgress, ValidationFailed
+from .models import IdempotencyKey, PartnerClient, PartnerClientKey
+from .scopes import SCOPES
+
+# --- Partner clients ---------------------------------------------------------------------
+
+
+def _clean_scopes(scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValidationFailed(
+            {"scopes": [f"Unknown scope: {scope}" for scope in unknown]},
+            detail=f"Known scopes: {', '.join(SCOPES)}",
+        )
+    return [scope for scope in SCOPES if scope in scopes]
+
+
+@transaction.atomic
+def partner_client_create(
+    *, name: str, scopes: list[str], store_code: str = "", notes: str = ""
+) -> PartnerClient:
+    """Register a partner client (no key yet: see `partner_key_issue`)."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed({"name": ["A client needs a name."]})
+    if PartnerClient.objects.filter(name=name).exists():
+        raise ValidationFailed({"name": [f"A partner client named {name!r} already exists."]})
+    return PartnerClient.objects.create(
+        name=name, scopes=_clean_scopes(scopes), store_code=store_code.strip(), notes=notes
+    )
+
+
+@transaction.atomic
+def partner_key_issue(
+    *, client: PartnerClient, name: str = "", expiry_date: datetime | None = None
+) -> tuple[PartnerClientKey, str]:
+    """Issue a new key for a client. The plaintext key is returned once and stored only
+    hashed; show it to the operator and forget it."""
+    label = (name or f"{client.name} {timezone.localdate():%Y-%m-%d}")[:50]
+    return PartnerClientKey.objects.create_key(client=client, name=label, expiry_date=expiry_date)
+
+
+@transaction.atomic
+def partner_keys_revoke(*, client: PartnerClient) -> int:
+    """Revoke every key of a client (cannot be undone). Returns how many were live."""
+    return PartnerClientKey.objects.filter(client=client, revoked=False).update(revoked=True)
+
+
+# --- Idempotency -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _idempotency_aad(record: IdempotencyKey) -> bytes:
+    return f"idempotency:{record.client_id}:{record.key}".encode()
+
+
+def idempotency_fingerprint(*, method: str, path: str, body: object) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method.upper()}\n{path}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_begin(
+    *, client: PartnerClient, key: str, fingerprint: str
+) -> tuple[IdempotencyKey | None, StoredResponse | None]:
+    """Claim `key` for this request, or say what to answer instead.
+
+    Returns (record, None) when the caller should run the operation and then call
+    `idempotency_complete` or `idempotency_release`; (None, stored) to replay a finished
+    response. Raises `IdempotencyKeyReused` (other fingerprint) or `RequestInProgress`.
+
+    The record is committed before the operation runs, so concurrent requests with the
+    same key see it: the unique (client, key) constraint lets exactly one insert win.
+    """
+    ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    for _attempt in range(3):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    client=client, key=key, fingerprint=fingerprint, expires_at=now + ttl
+                )
+            return record, None
+        except IntegrityError:
+            pass
+        existing = IdempotencyKey.objects.filter(client=client, key=key).first()
+        if existing is None:
+            continue  # released by a failed first attempt in the meantime
+        if existing.expires_at <= now:
+            IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
+            continue
+        if existing.fingerprint != fingerprint:
+            raise IdempotencyKeyReused()
+        if existing.state == IdempotencyKey.State.IN_PROGRESS:
+            raise RequestInProgress()
+        body = codec().decrypt(existing.response_body, aad=_idempotency_aad(existing))
+        return None, StoredResponse(
+            status=existing.response_status,
+            content_type=existing.response_content_type,
+            body=body.encode("utf-8"),
+        )
+    raise RequestInProgress()
+
+
+def idempotency_complete(
+    *, record: IdempotencyKey, status: int, content_type: str, body: bytes
+) -> None:
+    """Store the finished response (encrypted) so a retry replays it."""
+    sealed = codec().encrypt(body.decode("utf-8"), aad=_idempotency_aad(record))
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        state=IdempotencyKey.State.COMPLETED,
+        response_status=status,
+        response_content_type=content_type,
+        response_body=sealed,
+    )
+
+
+def idempotency_release(*, record: IdempotencyKey) -> None:
+    """Free the key after a 5xx or 429, so the client may retry with it."""
+    IdempotencyKey.objects.filter(pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS).delete()
+
+
+def idempotency_purge_expired(*, now: datetime | None = None, chunk_size: int = 5000) -> int:
+    """Delete expired idempotency records in chunks (short transactions). Returns count."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        ids = list(
+            IdempotencyKey.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[
+                :chunk_size
+            ]
+        )
+        if not ids:
+            return total
+        deleted, _ = IdempotencyKey.objects.filter(pk__in=ids, expires_at__lte=now).delete()
+        total += deleted
+
+
+# --- Roles -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def roles_sync() -> None:
+    """Create the role groups and set each one's permissions exactly (see `roles.py`)."""
+    from django.contrib.auth.models import Group
+
+    from .roles import ROLES, role_permission_ids
+
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role.name)
+        group.permissions.set(role_permission_ids(role))
