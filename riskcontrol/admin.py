@@ -68,6 +68,9 @@ class PartnerClientAdmin(admin.ModelAdmin):
     inlines = [PartnerClientKeyInline]
     actions = ["revoke_keys"]
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
     @admin.display(description=_("scopes"))
     def scope_list(self, obj: PartnerClient) -> str:
         return ", ".join(obj.scopes)

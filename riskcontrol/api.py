@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, models
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -13,10 +14,15 @@ from rest_framework.views import APIView
 logger = logging.getLogger(__name__)
 
 
+class ComponentStatus(models.TextChoices):
+    OK = "ok"
+    UNAVAILABLE = "unavailable"
+
+
 class HealthOutput(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
-    database = serializers.ChoiceField(choices=["ok", "unavailable"])
-    broker = serializers.ChoiceField(choices=["ok", "unavailable"])
+    database = serializers.ChoiceField(choices=ComponentStatus.choices)
+    broker = serializers.ChoiceField(choices=ComponentStatus.choices)
 
 
 def _database_ok() -> bool:
@@ -33,7 +39,7 @@ def _broker_ok() -> bool:
     from config.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         return True
     except Exception:

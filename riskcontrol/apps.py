@@ -18,6 +18,9 @@ class RiskcontrolConfig(AppConfig):
     verbose_name = _("Risk control and partner access")
 
     def ready(self) -> None:
-        from . import authentication  # noqa: F401  (registers the OpenAPI auth extension)
+        from . import (  # noqa: F401  (registers the OpenAPI auth extension, system checks)
+            authentication,
+            checks,
+        )
 
         post_migrate.connect(_sync_roles_after_last_app, dispatch_uid="quanyi.roles_sync")

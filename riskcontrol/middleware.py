@@ -11,6 +11,8 @@ from .problems import API_PREFIX, problem_response_for_status
 from .request_context import request_id_var
 
 _INCOMING_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Answers that are already JSON (problem documents, the health report) pass untouched.
+JSON_TYPES = ("application/problem+json", "application/json")
 
 
 class RequestIdMiddleware:
@@ -46,7 +48,7 @@ class ApiProblemMiddleware:
         if (
             request.path.startswith(API_PREFIX)
             and response.status_code >= 400
-            and not response.get("Content-Type", "").startswith("application/problem+json")
+            and not response.get("Content-Type", "").startswith(JSON_TYPES)
         ):
             return problem_response_for_status(request, response.status_code, response)
         return response

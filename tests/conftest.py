@@ -1,0 +1,62 @@
+import os
+import shutil
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+# Playwright's sync API keeps an asyncio loop marked as running in the main thread,
+# so Django's ORM would raise SynchronousOnlyOperation during browser tests.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
+        return
+    skip = pytest.mark.skip(reason="Debian chromium is not installed (apt-get install chromium)")
+    for item in items:
+        if "e2e" in item.nodeid.split("/"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def partner_api(db):
+    """`partner_api(scopes=[...], store_code="")` -> an APIClient authenticated as a new
+    partner client holding those scopes."""
+    from tests.riskcontrol.factories import partner_client_with_key
+
+    def make(scopes=(), store_code=""):
+        client, raw_key = partner_client_with_key(scopes=list(scopes), store_code=store_code)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+        api.partner_client = client
+        api.raw_key = raw_key
+        return api
+
+    return make
