@@ -10,6 +10,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 from riskcontrol.crypto import codec
 
@@ -30,7 +31,7 @@ def normalise_phone(raw: str) -> str:
     if mainland:
         return mainland.group(1)
     if not _PHONE_RE.match(compact):
-        raise InvalidContact("Enter a phone number of 6 to 15 digits.")
+        raise InvalidContact(_("Enter a phone number of 6 to 15 digits."))
     return compact
 
 
@@ -39,7 +40,7 @@ def normalise_email(raw: str) -> str:
     try:
         validate_email(value)
     except ValidationError:
-        raise InvalidContact("Enter a valid e-mail address.") from None
+        raise InvalidContact(_("Enter a valid e-mail address.")) from None
     return value
 
 
@@ -50,7 +51,7 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
+    local, _at, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
 
 

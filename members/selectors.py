@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from riskcontrol.errors import NotFound
 
@@ -20,7 +21,7 @@ def member_get(*, external_id: str) -> Member:
         .first()
     )
     if member is None:
-        raise NotFound("No member with this external id.")
+        raise NotFound(_("No member with this external id."))
     return member
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from riskcontrol.crypto import codec
 from riskcontrol.errors import ValidationFailed
@@ -56,7 +57,7 @@ def member_upsert(
     external_id = (external_id or "").strip()
     errors: dict[str, list[str]] = {}
     if not external_id:
-        errors["external_id"] = ["This field is required."]
+        errors["external_id"] = [_("This field is required.")]
 
     phone_norm = email_norm = None
     if phone not in (UNSET, None, ""):
@@ -73,7 +74,7 @@ def member_upsert(
     if tier not in (UNSET, None, ""):
         tier_obj = Tier.objects.filter(code=tier).first()
         if tier_obj is None:
-            errors["tier"] = [f"Unknown tier code: {tier}"]
+            errors["tier"] = [_("Unknown tier code: %(code)s") % {"code": tier}]
     if errors:
         raise ValidationFailed(errors)
 

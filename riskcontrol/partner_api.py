@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -60,7 +61,7 @@ class PartnerApi(APIView):
             return
         if not 1 <= len(key) <= 255:
             raise ValidationFailed(
-                {IDEMPOTENCY_HEADER: ["Must be between 1 and 255 characters."]},
+                {IDEMPOTENCY_HEADER: [_("Must be between 1 and 255 characters.")]},
             )
         fingerprint = idempotency_fingerprint(
             method=request.method, path=request.path, body=request.data

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .crypto import codec
 from .errors import IdempotencyKeyReused, RequestInProgress, ValidationFailed
@@ -23,8 +24,8 @@ def _clean_scopes(scopes: list[str]) -> list[str]:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValidationFailed(
-            {"scopes": [f"Unknown scope: {scope}" for scope in unknown]},
-            detail=f"Known scopes: {', '.join(SCOPES)}",
+            {"scopes": [_("Unknown scope: %(scope)s") % {"scope": scope} for scope in unknown]},
+            detail=_("Known scopes: %(scopes)s") % {"scopes": ", ".join(SCOPES)},
         )
     return [scope for scope in SCOPES if scope in scopes]
 
@@ -36,9 +37,11 @@ def partner_client_create(
     """Register a partner client (no key yet: see `partner_key_issue`)."""
     name = name.strip()
     if not name:
-        raise ValidationFailed({"name": ["A client needs a name."]})
+        raise ValidationFailed({"name": [_("A client needs a name.")]})
     if PartnerClient.objects.filter(name=name).exists():
-        raise ValidationFailed({"name": [f"A partner client named {name!r} already exists."]})
+        raise ValidationFailed(
+            {"name": [_("A partner client named %(name)s already exists.") % {"name": name}]}
+        )
     return PartnerClient.objects.create(
         name=name, scopes=_clean_scopes(scopes), store_code=store_code.strip(), notes=notes
     )
@@ -151,7 +154,7 @@ def idempotency_purge_expired(*, now: datetime | None = None, chunk_size: int = 
         )
         if not ids:
             return total
-        deleted, _ = IdempotencyKey.objects.filter(pk__in=ids, expires_at__lte=now).delete()
+        deleted, _details = IdempotencyKey.objects.filter(pk__in=ids, expires_at__lte=now).delete()
         total += deleted
 
 
@@ -166,5 +169,5 @@ def roles_sync() -> None:
     from .roles import ROLES, role_permission_ids
 
     for role in ROLES:
-        group, _ = Group.objects.get_or_create(name=role.name)
+        group, _created = Group.objects.get_or_create(name=role.name)
         group.permissions.set(role_permission_ids(role))

@@ -30,7 +30,9 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 def pytest_collection_modifyitems(config, items):
-    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
+    from tests.utils import IN_CI
+
+    if IN_CI or shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
         return
     skip = pytest.mark.skip(reason="Debian chromium is not installed (apt-get install chromium)")
     for item in items:
