@@ -200,7 +200,6 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         "expires_at",
     ]
     readonly_fields = fields
-    actions = ["purge_expired"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -208,11 +207,28 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description=_("Purge all expired idempotency keys now"), permissions=["delete"])
-    def purge_expired(self, request, queryset):
+    def get_urls(self):
+        return [
+            path(
+                "purge-expired/",
+                self.admin_site.admin_view(self.purge_expired_view),
+                name="riskcontrol_idempotencykey_purge_expired",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_purge": self.has_delete_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def purge_expired_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        """Runs in the background worker, like the hourly beat schedule does."""
+        if request.method != "POST" or not self.has_delete_permission(request):
+            raise PermissionDenied
         idempotency_purge_expired.delay_on_commit()
         self.message_user(
             request,
             _("Purging expired keys in the background; reload this page in a moment."),
             messages.INFO,
         )
+        return HttpResponseRedirect(reverse("admin:riskcontrol_idempotencykey_changelist"))

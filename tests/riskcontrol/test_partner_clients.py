@@ -119,3 +119,28 @@ def test_auditor_cannot_issue_keys(partner_api):
 
     assert client.post(f"/admin/riskcontrol/partnerclient/{pk}/issue-key/").status_code == 403
     assert client.get("/admin/riskcontrol/partnerclient/").status_code == 200
+
+
+def test_operator_purges_expired_idempotency_keys_from_the_console(
+    operator_client, partner_api, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from riskcontrol.models import IdempotencyKey
+
+    client = partner_api().partner_client
+    IdempotencyKey.objects.create(
+        client=client, key="old", fingerprint="f", expires_at=timezone.now()
+    )
+    page = operator_client.get("/admin/riskcontrol/idempotencykey/")
+    assert 'id="purge-expired"' in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = operator_client.post(
+            "/admin/riskcontrol/idempotencykey/purge-expired/", follow=True
+        )
+
+    assert len(callbacks) == 1
+
+    assert "Purging expired keys in the background" in response.content.decode()
+    assert not IdempotencyKey.objects.exists()
