@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,6 +22,7 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+_TAG_CODE_RE = re.compile(r"^[-\w]{1,64}$")
 """An argument left out of `member_upsert`: the stored value is kept."""
 
 
@@ -71,6 +73,13 @@ def member_upsert(
         except pii.InvalidContact as error:
             errors["email"] = [str(error)]
     tier_obj: Tier | None = None
+    if tags not in (UNSET, None):
+        bad_tags = [code for code in tags if not _TAG_CODE_RE.match(code.strip())]
+        if bad_tags:
+            errors["tags"] = [
+                _("Tag codes are letters, digits, '-' or '_': %(codes)s")
+                % {"codes": ", ".join(bad_tags)}
+            ]
     if tier not in (UNSET, None, ""):
         tier_obj = Tier.objects.filter(code=tier).first()
         if tier_obj is None:

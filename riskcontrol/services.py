@@ -34,17 +34,21 @@ def _clean_scopes(scopes: list[str]) -> list[str]:
 def partner_client_create(
     *, name: str, scopes: list[str], store_code: str = "", notes: str = ""
 ) -> PartnerClient:
-    """Register a partner client (no key yet: see `partner_key_issue`)."""
+    """Register a partner client (no key yet: see `partner_key_issue`). The unique name
+    constraint decides between two racing registrations of one name."""
     name = name.strip()
     if not name:
         raise ValidationFailed({"name": [_("A client needs a name.")]})
-    if PartnerClient.objects.filter(name=name).exists():
+    scopes = _clean_scopes(scopes)
+    try:
+        with transaction.atomic():
+            return PartnerClient.objects.create(
+                name=name, scopes=scopes, store_code=store_code.strip(), notes=notes
+            )
+    except IntegrityError:
         raise ValidationFailed(
             {"name": [_("A partner client named %(name)s already exists.") % {"name": name}]}
-        )
-    return PartnerClient.objects.create(
-        name=name, scopes=_clean_scopes(scopes), store_code=store_code.strip(), notes=notes
-    )
+        ) from None
 
 
 @transaction.atomic

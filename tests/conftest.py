@@ -62,3 +62,22 @@ def partner_api(db):
         return api
 
     return make
+
+
+@pytest.fixture
+def console_client(db):
+    """`console_client("Operator")` -> a Django test client signed in to the admin as a
+    staff user holding that role."""
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    def make(role: str) -> Client:
+        user = User.objects.create_user(
+            f"{role.lower().replace(' ', '-')}-user", password="pw-console-123", is_staff=True
+        )
+        user.groups.add(Group.objects.get(name=role))
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make

@@ -1,6 +1,4 @@
 import pytest
-from django.contrib.auth.models import Group, User
-from django.test import Client
 
 from members import selectors
 from members.models import Member
@@ -11,12 +9,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator():
-    user = User.objects.create_user("op", password="pw-op-12345", is_staff=True)
-    user.groups.add(Group.objects.get(name="Operator"))
-    client = Client()
-    client.force_login(user)
-    return client
+def operator(console_client):
+    return console_client("Operator")
 
 
 def test_member_list_masks_phone_and_email(operator):

@@ -117,3 +117,13 @@ def test_concurrent_upserts_of_a_new_member_create_exactly_one():
     assert sum(1 for _member, created in results if created) == 1
     assert Member.objects.filter(external_id="M-RACE").count() == 1
     assert Member.objects.get().tags.count() == 1
+
+
+def test_tag_codes_must_be_slugs_in_any_script():
+    member, _ = member_upsert(external_id="M1", tags=["新客", "high_value"])
+    assert sorted(tag.code for tag in member.tags.all()) == ["high_value", "新客"]
+
+    with pytest.raises(ValidationFailed) as raised:
+        member_upsert(external_id="M1", tags=["ok", "not ok!"])
+
+    assert raised.value.errors == {"tags": ["Tag codes are letters, digits, '-' or '_': not ok!"]}

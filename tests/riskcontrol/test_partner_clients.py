@@ -1,9 +1,7 @@
 import io
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
-from django.test import Client
 from rest_framework.test import APIClient
 
 from members.services import member_upsert
@@ -59,12 +57,8 @@ def test_duplicate_name_is_refused():
 
 
 @pytest.fixture
-def operator_client():
-    user = User.objects.create_user("op", password="pw-op-12345", is_staff=True)
-    user.groups.add(Group.objects.get(name="Operator"))
-    client = Client()
-    client.force_login(user)
-    return client
+def operator_client(console_client):
+    return console_client("Operator")
 
 
 def test_operator_adds_a_client_in_the_admin_and_issues_a_key(operator_client):
@@ -110,11 +104,8 @@ def test_revoking_keys_asks_for_confirmation_first(operator_client, partner_api)
     assert api.get("/api/v1/members/x").status_code == 401
 
 
-def test_auditor_cannot_issue_keys(partner_api):
-    user = User.objects.create_user("aud", password="pw-aud-12345", is_staff=True)
-    user.groups.add(Group.objects.get(name="Auditor"))
-    client = Client()
-    client.force_login(user)
+def test_auditor_cannot_issue_keys(partner_api, console_client):
+    client = console_client("Auditor")
     pk = partner_api().partner_client.pk
 
     assert client.post(f"/admin/riskcontrol/partnerclient/{pk}/issue-key/").status_code == 403
@@ -144,3 +135,16 @@ def test_operator_purges_expired_idempotency_keys_from_the_console(
 
     assert "Purging expired keys in the background" in response.content.decode()
     assert not IdempotencyKey.objects.exists()
+
+
+def test_registering_a_taken_name_is_a_clear_validation_error():
+    from riskcontrol.errors import ValidationFailed
+    from riskcontrol.services import partner_client_create
+
+    partner_client_create(name="CRM", scopes=[])
+
+    with pytest.raises(ValidationFailed) as raised:
+        partner_client_create(name=" CRM ", scopes=[])
+
+    assert raised.value.errors == {"name": ["A partner client named CRM already exists."]}
+    assert PartnerClient.objects.count() == 1

@@ -53,11 +53,8 @@ def test_roles_sync_restores_permissions_removed_by_hand():
     assert "members.view_member" in perms("Auditor")
 
 
-def test_auditor_sees_members_but_cannot_change_them():
-    auditor = User.objects.create_user("aud", password="pw-aud-123", is_staff=True)
-    auditor.groups.add(Group.objects.get(name="Auditor"))
-    client = Client()
-    client.force_login(auditor)
+def test_auditor_sees_members_but_cannot_change_them(console_client):
+    client = console_client("Auditor")
 
     assert client.get("/admin/members/member/").status_code == 200
     assert client.get("/admin/members/member/add/").status_code == 403
