@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from members import api as members_api
 from riskcontrol import api as riskcontrol_api
 from riskcontrol.problems import api_not_found
+from vouchers import api as vouchers_api
 
 urlpatterns = [
     path("health", riskcontrol_api.HealthApi.as_view(), name="api-health"),
@@ -16,6 +17,18 @@ urlpatterns = [
         "members/<str:external_id>",
         members_api.MemberDetailApi.as_view(),
         name="api-member-detail",
+    ),
+    path(
+        "members/<str:external_id>/vouchers",
+        vouchers_api.MemberVoucherListApi.as_view(),
+        name="api-member-vouchers",
+    ),
+    path("batches/<str:code>", vouchers_api.BatchDetailApi.as_view(), name="api-batch-detail"),
+    path(
+        "batches/<str:code>/claims", vouchers_api.ClaimCreateApi.as_view(), name="api-claim-create"
+    ),
+    path(
+        "vouchers/<str:serial>", vouchers_api.VoucherDetailApi.as_view(), name="api-voucher-detail"
     ),
     # Anything else under /api/v1 answers a problem document, never an HTML page.
     re_path(r"^.*$", api_not_found),

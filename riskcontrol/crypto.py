@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -63,6 +63,7 @@ def generate_key() -> str:
 class Codec:
     keys: tuple[tuple[str, bytes], ...]  # newest first
     index_key: bytes
+    _aeads: dict[str, AESGCM] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_strings(cls, keys_spec: str, index_spec: str) -> Codec:
@@ -93,31 +94,33 @@ class Codec:
     def current_key_id(self) -> str:
         return self.keys[0][0]
 
-    def _key(self, kid: str) -> bytes | None:
-        for known, key in self.keys:
-            if known == kid:
-                return key
-        return None
+    def _aead(self, kid: str) -> AESGCM | None:
+        aead = self._aeads.get(kid)
+        if aead is None:
+            for known, key in self.keys:
+                if known == kid:
+                    aead = self._aeads[kid] = AESGCM(key)
+        return aead
 
     def encrypt(self, plaintext: str, *, aad: bytes) -> bytes:
-        kid, key = self.keys[0]
+        kid = self.keys[0][0]
         header = bytes([FORMAT_VERSION, len(kid)]) + kid.encode("ascii")
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), header + aad)
+        sealed = self._aead(kid).encrypt(nonce, plaintext.encode("utf-8"), header + aad)
         return header + nonce + sealed
 
     def decrypt(self, token: bytes, *, aad: bytes) -> str:
         token = bytes(token)
         kid = key_id_of(token)
-        key = self._key(kid)
-        if key is None:
+        aead = self._aead(kid)
+        if aead is None:
             raise DecryptionError(f"Sealed under key id {kid!r}, which is not in VOUCHER_KEYS.")
         header_len = 2 + len(kid)
         header = token[:header_len]
         nonce = token[header_len : header_len + NONCE_BYTES]
         body = token[header_len + NONCE_BYTES :]
         try:
-            plaintext = AESGCM(key).decrypt(nonce, body, header + aad)
+            plaintext = aead.decrypt(nonce, body, header + aad)
         except InvalidTag:
             raise DecryptionError(
                 "Sealed value failed authentication (tampered, or bound to other data)."

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from .actors import Actor
 from .authentication import PartnerPrincipal
 from .errors import ValidationFailed
 from .models import IdempotencyKey, PartnerClient
@@ -45,6 +46,10 @@ class PartnerApi(APIView):
         principal = self.request.user
         assert isinstance(principal, PartnerPrincipal)
         return principal.client
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.for_partner(self.client, self.request)
 
     def validate(self, serializer_class: type[serializers.Serializer], data: Any) -> dict:
         serializer = serializer_class(data=data)

@@ -167,6 +167,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 IDEMPOTENCY_TTL_HOURS = 24
+# Batch stock figures are counted (GROUP BY status), never kept in a hot counter row;
+# under load they may be this many seconds old.
+BATCH_STOCK_CACHE_SECONDS = env.int("BATCH_STOCK_CACHE_SECONDS", default=3)
 # Requests per partner client ("6000/min"); empty turns the throttle off.
 PARTNER_API_RATE = env.str("PARTNER_API_RATE", default="6000/min")
 

@@ -22,6 +22,7 @@ from .base import STORAGES
 
 # Tasks run inline in tests; the real-worker tests switch this off for themselves.
 CELERY_TASK_ALWAYS_EAGER = True
+BATCH_STOCK_CACHE_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     **STORAGES,

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from members import demo as members_demo
 from riskcontrol import demo as riskcontrol_demo
+from vouchers import demo as vouchers_demo
 
 
 class Command(BaseCommand):
@@ -21,6 +22,7 @@ class Command(BaseCommand):
             raise CommandError("Refusing to seed demo users with DEBUG off; pass --force.")
         logins = riskcontrol_demo.seed_users()
         member_ids = members_demo.seed()
+        batch_codes = vouchers_demo.seed()
         raw_key = riskcontrol_demo.seed_partner_key()
 
         line = "=" * 72
@@ -33,6 +35,11 @@ class Command(BaseCommand):
         out(
             "  Try: curl -H 'Authorization: Api-Key "
             f"{raw_key}' http://127.0.0.1:8000/api/v1/members/{member_ids[0]}"
+        )
+        out(
+            "  Claim: curl -X POST -H 'Content-Type: application/json' -H 'Authorization: "
+            f'Api-Key {raw_key}\' -d \'{{"member": "{member_ids[0]}"}}\' '
+            f"http://127.0.0.1:8000/api/v1/batches/{batch_codes[0]}/claims"
         )
         out("  API docs: http://127.0.0.1:8000/api/v1/docs")
         out(line)

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from members.selectors import member_get
+from riskcontrol.errors import ValidationFailed
+from riskcontrol.pagination import PagePagination
+from riskcontrol.partner_api import PartnerApi
+from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
+
+from . import selectors
+from .models import Voucher, VoucherBatch
+from .services import voucher_claim
+
+
+class VoucherOutput(serializers.Serializer):
+    serial = serializers.CharField()
+    batch = serializers.CharField(source="batch.code")
+    kind = serializers.ChoiceField(source="batch.kind", choices=VoucherBatch.Kind.choices)
+    status = serializers.ChoiceField(choices=Voucher.Status.choices)
+    member = serializers.CharField(source="member.external_id", allow_null=True, default=None)
+    value_type = serializers.ChoiceField(
+        source="batch.value_type", choices=VoucherBatch.ValueType.choices
+    )
+    face_value = serializers.SerializerMethodField()
+    currency = serializers.CharField(source="batch.currency")
+    valid_from = serializers.DateTimeField(source="batch.valid_from", allow_null=True)
+    valid_until = serializers.DateTimeField(source="batch.valid_until", allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    redeemed_at = serializers.DateTimeField(allow_null=True)
+    channel = serializers.CharField()
+
+    @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2))
+    def get_face_value(self, voucher: Voucher) -> str:
+        value = voucher.face_value if voucher.face_value is not None else voucher.batch.face_value
+        return f"{value:.2f}"
+
+
+class ClaimCreateInput(serializers.Serializer):
+    member = serializers.CharField(max_length=64, help_text="The member's external_id.")
+    channel = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    trace = serializers.DictField(required=False, help_text="Free-form attribution, < 2 KB.")
+
+
+class ClaimOutput(serializers.Serializer):
+    voucher = VoucherOutput()
+    code = serializers.CharField(
+        help_text="The secret code. Shown here and by the reveal call only."
+    )
+
+
+class BatchOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=VoucherBatch.Kind.choices)
+    status = serializers.ChoiceField(choices=VoucherBatch.Status.choices)
+    value_type = serializers.ChoiceField(choices=VoucherBatch.ValueType.choices)
+    face_value = serializers.DecimalField(max_digits=12, decimal_places=2)
+    percent_off = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    max_discount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    min_order_amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    total = serializers.IntegerField()
+    available = serializers.IntegerField()
+    claimed = serializers.IntegerField()
+    redeemed = serializers.IntegerField()
+    expired = serializers.IntegerField()
+    valid_from = serializers.DateTimeField(allow_null=True)
+    valid_until = serializers.DateTimeField(allow_null=True)
+    valid_days = serializers.IntegerField(allow_null=True)
+    per_member_limit = serializers.IntegerField(allow_null=True)
+
+
+class VoucherPageOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = VoucherOutput(many=True)
+
+
+class BatchDetailApi(PartnerApi):
+    required_scope = "batches:read"
+
+    @extend_schema(
+        operation_id="batches_retrieve",
+        summary="Read a batch and its stock",
+        tags=["batches"],
+        responses={200: BatchOutput, **problem_responses(404)},
+    )
+    def get(self, request: Request, code: str) -> Response:
+        batch = selectors.batch_get(code=code)
+        stock = selectors.batch_stock(batch_id=batch.pk)
+        return Response(BatchOutput({**vars(batch), **stock}).data)
+
+
+class ClaimCreateApi(PartnerApi):
+    required_scope = "vouchers:claim"
+
+    @extend_schema(
+        operation_id="claims_create",
+        summary="Claim a voucher of a batch for a member",
+        description=(
+            "Takes the next available voucher. 409 `sold_out` when none is left, "
+            "`limit_reached` when the member already holds the batch's limit, "
+            "`batch_not_active` when the batch is not open; 404 for an unknown batch or "
+            "member (upsert members first)."
+        ),
+        tags=["batches"],
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=ClaimCreateInput,
+        responses={201: ClaimOutput, **problem_responses(400, 404, 409, 415, 422)},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        data = self.validate(ClaimCreateInput, request.data)
+        result = voucher_claim(
+            batch_code=code,
+            member_external_id=data["member"],
+            channel=data.get("channel", ""),
+            trace=data.get("trace"),
+            actor=self.actor,
+        )
+        return Response(ClaimOutput(result).data, status=201)
+
+
+class VoucherDetailApi(PartnerApi):
+    required_scope = "vouchers:read"
+
+    @extend_schema(
+        operation_id="vouchers_retrieve",
+        summary="Read a voucher (never its code)",
+        tags=["vouchers"],
+        responses={200: VoucherOutput, **problem_responses(404)},
+    )
+    def get(self, request: Request, serial: str) -> Response:
+        return Response(VoucherOutput(selectors.voucher_get(serial=serial)).data)
+
+
+class MemberVoucherListApi(PartnerApi):
+    required_scope = "members:read"
+
+    @extend_schema(
+        operation_id="members_vouchers_list",
+        summary="Vouchers a member holds (no codes)",
+        tags=["members"],
+        parameters=[
+            OpenApiParameter("status", enum=Voucher.Status.values, required=False),
+        ],
+        responses={200: VoucherPageOutput, **problem_responses(400, 404)},
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in Voucher.Status.values:
+            raise ValidationFailed(
+                {"status": [_("One of: %(values)s") % {"values": ", ".join(Voucher.Status.values)}]}
+            )
+        member = member_get(external_id=external_id)
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(
+            selectors.member_vouchers(member=member, status=status), request, view=self
+        )
+        return paginator.get_paginated_response(VoucherOutput(page, many=True).data)

@@ -1,0 +1,10 @@
+from celery import shared_task
+
+
+@shared_task(name="vouchers.tasks.voucher_batch_generate_task", ignore_result=True)
+def voucher_batch_generate_task(batch_id: int) -> None:
+    """Generate a batch's vouchers. Safe to retry or run twice: it continues from the
+    last committed chunk and stops at exactly the batch's quantity."""
+    from .services import voucher_batch_generate
+
+    voucher_batch_generate(batch_id=batch_id)
