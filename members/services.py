@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -94,19 +95,67 @@ def member_upsert(
         member.birthday = birthday
     if tier is not UNSET:
         member.tier = tier_obj
-    if phone is not UNSET:
-        member.phone_sealed = pii.seal(external_id, "phone", phone_norm) if phone_norm else None
-        member.phone_index = pii.blind_index("phone", phone_norm) if phone_norm else None
-    if email is not UNSET:
-        member.email_sealed = pii.seal(external_id, "email", email_norm) if email_norm else None
-        member.email_index = pii.blind_index("email", email_norm) if email_norm else None
     if phone is not UNSET or email is not UNSET:
-        member.pii_key_id = codec().current_key_id
+        # Both contacts are sealed together under the newest key, so `pii_key_id` says
+        # which key every sealed value of this member needs (key rotation relies on it).
+        if phone is UNSET:
+            phone_norm = (
+                pii.unseal(external_id, "phone", member.phone_sealed)
+                if member.phone_sealed
+                else None
+            )
+        if email is UNSET:
+            email_norm = (
+                pii.unseal(external_id, "email", member.email_sealed)
+                if member.email_sealed
+                else None
+            )
+        _seal_contacts(member, phone_norm, email_norm)
     member.save()
 
     if tags is not UNSET:
         member.tags.set(_tags_for_codes(tags or []))
     return member, created
+
+
+def _seal_contacts(member: Member, phone: str | None, email: str | None) -> None:
+    member.phone_sealed = pii.seal(member.external_id, "phone", phone) if phone else None
+    member.phone_index = pii.blind_index("phone", phone) if phone else None
+    member.email_sealed = pii.seal(member.external_id, "email", email) if email else None
+    member.email_index = pii.blind_index("email", email) if email else None
+    member.pii_key_id = codec().current_key_id if (phone or email) else ""
+
+
+def members_reencrypt(*, chunk_size: int = 1000) -> Iterator[int]:
+    """Re-seal members' contacts under the newest key, one short transaction per chunk.
+    Yields how many were done per chunk; safe to interrupt and run again."""
+    current = codec().current_key_id
+    while True:
+        with transaction.atomic():
+            members = list(
+                Member.objects.select_for_update()
+                .exclude(pii_key_id__in=["", current])
+                .order_by("pk")[:chunk_size]
+            )
+            for member in members:
+                phone = (
+                    pii.unseal(member.external_id, "phone", member.phone_sealed)
+                    if member.phone_sealed
+                    else None
+                )
+                email = (
+                    pii.unseal(member.external_id, "email", member.email_sealed)
+                    if member.email_sealed
+                    else None
+                )
+                _seal_contacts(member, phone, email)
+            Member.objects.bulk_update(
+                members,
+                ["phone_sealed", "phone_index", "email_sealed", "email_index", "pii_key_id"],
+            )
+        if not members:
+            return
+        yield len(members)
 
 
 def _tags_for_codes(codes: list[str]) -> list[Tag]:

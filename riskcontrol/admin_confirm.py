@@ -13,6 +13,13 @@ def confirmed(request: HttpRequest) -> bool:
     return request.POST.get("confirmed") == "yes"
 
 
+def confirmed_reason(request: HttpRequest) -> str | None:
+    """The typed reason of a confirmed action that asks for one (None: not confirmed yet,
+    or confirmed without a reason, so the page is shown again)."""
+    reason = request.POST.get("reason", "").strip()
+    return reason if confirmed(request) and reason else None
+
+
 def confirmation_page(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -22,6 +29,7 @@ def confirmation_page(
     title: str,
     message: str,
     button: str,
+    ask_reason: bool = False,
 ) -> TemplateResponse:
     """Render "are you sure?" for `action`; posting it back runs the action confirmed."""
     opts = modeladmin.model._meta
@@ -37,5 +45,7 @@ def confirmation_page(
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),
+        "ask_reason": ask_reason,
+        "reason_missing": ask_reason and confirmed(request),
     }
     return TemplateResponse(request, "admin/quanyi_confirm_action.html", context)

@@ -12,7 +12,7 @@ from .services import partner_client_create, partner_key_issue, partner_keys_rev
 
 DEMO_USERS = [
     # username, password, role, is_staff
-    ("operator", "quanyi-operator", "Operator", True),
+    ("operator", "quanyi-operator", "Operator+Secret custodian", True),
     ("auditor", "quanyi-auditor", "Auditor", True),
     ("clerk", "quanyi-clerk", "Store clerk", False),
 ]
@@ -28,8 +28,8 @@ def seed_users() -> list[tuple[str, str, str]]:
         user.is_active = True
         user.set_password(password)
         user.save()
-        user.groups.set([Group.objects.get(name=role)])
-    return [(role, username, password) for username, password, role, _ in DEMO_USERS]
+        user.groups.set(Group.objects.filter(name__in=role.split("+")))
+    return [(role.split("+")[0], username, password) for username, password, role, _ in DEMO_USERS]
 
 
 @transaction.atomic

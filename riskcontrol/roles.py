@@ -53,6 +53,11 @@ ROLES = (
         ),
     ),
     Role(
+        # Reveals and exports codes; granted to few people, on top of Operator.
+        name="Secret custodian",
+        explicit=SENSITIVE,
+    ),
+    Role(
         name="Auditor",
         view_in_apps=(*QUANYI_APPS, "django_celery_beat", "axes", "auth"),
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -144,6 +145,30 @@ def idempotency_complete(
 def idempotency_release(*, record: IdempotencyKey) -> None:
     """Free the key after a 5xx or 429, so the client may retry with it."""
     IdempotencyKey.objects.filter(pk=record.pk, state=IdempotencyKey.State.IN_PROGRESS).delete()
+
+
+def idempotency_reencrypt(*, chunk_size: int = 1000) -> Iterator[int]:
+    """Re-seal stored responses under the newest key. Yields per chunk; re-runnable."""
+    from .crypto import key_id_of
+
+    sealer = codec()
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            records = list(
+                IdempotencyKey.objects.select_for_update()
+                .filter(pk__gt=last_pk, state=IdempotencyKey.State.COMPLETED)
+                .order_by("pk")[:chunk_size]
+            )
+            stale = [r for r in records if key_id_of(r.response_body) != sealer.current_key_id]
+            for record in stale:
+                body = sealer.decrypt(record.response_body, aad=_idempotency_aad(record))
+                record.response_body = sealer.encrypt(body, aad=_idempotency_aad(record))
+            IdempotencyKey.objects.bulk_update(stale, ["response_body"])
+        if not records:
+            return
+        last_pk = records[-1].pk
+        yield len(stale)
 
 
 def idempotency_purge_expired(*, now: datetime | None = None, chunk_size: int = 5000) -> int:

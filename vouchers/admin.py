@@ -4,21 +4,35 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from riskcontrol.actors import Actor
+from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
 from riskcontrol.errors import DomainError, ValidationFailed
 
 from . import selectors
-from .models import Voucher, VoucherBatch, VoucherEvent
+from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from .services import (
     BATCH_RULE_FIELDS,
+    TransitionReport,
+    card_stock_import_void,
     voucher_batch_activate,
+    voucher_batch_close,
     voucher_batch_create,
+    voucher_batch_freeze,
+    voucher_batch_pause,
+    voucher_batch_resume,
+    voucher_batch_unfreeze,
     voucher_batch_validate,
+    voucher_batch_void,
+    voucher_reveal,
+    vouchers_freeze,
+    vouchers_unfreeze,
+    vouchers_void,
 )
 
 VALUE_FIELDS = [
@@ -138,7 +152,15 @@ class VoucherBatchAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "kind", "value_type", "source", "generation", "created_at"]
     search_fields = ["code", "name"]
-    actions = ["activate"]
+    actions = [
+        "activate",
+        "pause",
+        "resume",
+        "freeze",
+        "unfreeze",
+        "close",
+        "void",
+    ]
     readonly_fields = [
         *VALUE_FIELDS,
         "code",
@@ -283,6 +305,9 @@ class VoucherBatchAdmin(admin.ModelAdmin):
                 "stock": selectors.batch_stock(batch_id=batch.pk, max_age=0),
                 "progress_url": reverse("admin:vouchers_voucherbatch_progress", args=[batch.pk]),
                 "status_labels": dict(Voucher.Status.choices),
+                "batch_events": BatchEvent.objects.filter(batch=batch).order_by(
+                    "-created_at", "-id"
+                )[:20],
                 "recent_events": VoucherEvent.objects.filter(batch=batch)
                 .select_related("voucher")
                 .order_by("-created_at", "-id")[:20],
@@ -290,6 +315,122 @@ class VoucherBatchAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     # --- actions ----------------------------------------------------------------------------
+    def has_change_status_permission(self, request) -> bool:
+        return request.user.has_perm("vouchers.change_batch_status")
+
+    def _each_batch(self, request, queryset, service, done) -> None:
+        actor = Actor.for_user(request.user, request)
+        reason = request.POST.get("reason", "").strip()
+        for batch in queryset:
+            try:
+                result = service(batch=batch, actor=actor, reason=reason)
+            except DomainError as error:
+                self.message_user(request, f"{batch.code}: {error.detail}", messages.WARNING)
+                continue
+            if isinstance(result, TransitionReport):
+                self.message_user(
+                    request, f"{batch.code}: {_report_message(result, done)}", messages.SUCCESS
+                )
+            else:
+                self.message_user(request, f"{batch.code}: {done}", messages.SUCCESS)
+
+    def _confirmed_each_batch(
+        self, request, queryset, *, action, title, message, button, service, done
+    ):
+        if confirmed_reason(request) is None:
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action=action,
+                title=title,
+                message=message,
+                button=button,
+                ask_reason=True,
+            )
+        self._each_batch(request, queryset, service, done)
+        return None
+
+    @admin.action(
+        description=_("Pause claims on the selected batches"), permissions=["change_status"]
+    )
+    def pause(self, request, queryset):
+        self._each_batch(request, queryset, voucher_batch_pause, _("paused"))
+
+    @admin.action(
+        description=_("Resume claims on the selected batches"), permissions=["change_status"]
+    )
+    def resume(self, request, queryset):
+        self._each_batch(request, queryset, voucher_batch_resume, _("resumed"))
+
+    @admin.action(
+        description=_("Freeze the selected batches (stop a leak)"), permissions=["change_status"]
+    )
+    def freeze(self, request, queryset):
+        return self._confirmed_each_batch(
+            request,
+            queryset,
+            action="freeze",
+            title=_("Freeze batches?"),
+            message=_(
+                "The batches take no claims and every available or claimed voucher in them is "
+                "frozen: it cannot be claimed, revealed by partners or redeemed. Unfreezing "
+                "returns each voucher to the status it had."
+            ),
+            button=_("Yes, freeze"),
+            service=voucher_batch_freeze,
+            done=_("frozen"),
+        )
+
+    @admin.action(description=_("Unfreeze the selected batches"), permissions=["change_status"])
+    def unfreeze(self, request, queryset):
+        return self._confirmed_each_batch(
+            request,
+            queryset,
+            action="unfreeze",
+            title=_("Unfreeze batches?"),
+            message=_("Every frozen voucher returns to the status it had before."),
+            button=_("Yes, unfreeze"),
+            service=voucher_batch_unfreeze,
+            done=_("unfrozen"),
+        )
+
+    @admin.action(
+        description=_("Close the selected batches for good"), permissions=["change_status"]
+    )
+    def close(self, request, queryset):
+        return self._confirmed_each_batch(
+            request,
+            queryset,
+            action="close",
+            title=_("Close batches?"),
+            message=_(
+                "Closed batches take no more claims, ever. Vouchers already claimed stay "
+                "usable until they expire."
+            ),
+            button=_("Yes, close"),
+            service=voucher_batch_close,
+            done=_("closed"),
+        )
+
+    @admin.action(
+        description=_("Void the selected batches and their vouchers"), permissions=["change_status"]
+    )
+    def void(self, request, queryset):
+        return self._confirmed_each_batch(
+            request,
+            queryset,
+            action="void",
+            title=_("Void batches?"),
+            message=_(
+                "The batches are closed and every voucher that is not redeemed is voided: it "
+                "can never be used again. This cannot be undone."
+            ),
+            button=_("Yes, void everything"),
+            service=voucher_batch_void,
+            done=_("voided"),
+        )
+
     @admin.action(description=_("Open the selected batches for claims"), permissions=["change"])
     def activate(self, request, queryset):
         actor = Actor.for_user(request.user, request)
@@ -329,9 +470,35 @@ class VoucherEventInline(admin.TabularInline):
         return False
 
 
+class RevealForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why is the code needed?"),
+        min_length=5,
+        max_length=255,
+        widget=forms.TextInput(attrs={"size": 60, "autocomplete": "off"}),
+        help_text=_("Recorded with your name and the time."),
+    )
+
+
+class FindByCodeForm(forms.Form):
+    code = forms.CharField(label=_("Code"), max_length=128, strip=True)
+
+
+def _report_message(report: TransitionReport, done: str) -> str:
+    parts = [_("%(count)d %(done)s.") % {"count": report.changed, "done": done}]
+    if report.skipped:
+        skipped = ", ".join(
+            f"{count} {Voucher.Status(status).label}"
+            for status, count in sorted(report.skipped.items())
+        )
+        parts.append(_("Left unchanged: %(skipped)s.") % {"skipped": skipped})
+    return " ".join(str(part) for part in parts)
+
+
 @admin.register(Voucher)
 class VoucherAdmin(admin.ModelAdmin):
-    """Vouchers, never their codes."""
+    """Vouchers, never their codes. A code is looked up through a POST form and the blind
+    index; it is shown only by the reveal screen, which records who, when and why."""
 
     list_display = [
         "serial",
@@ -342,14 +509,24 @@ class VoucherAdmin(admin.ModelAdmin):
         "redeemed_at",
         "expires_at",
     ]
-    list_filter = ["status", "batch__kind", "claimed_at", "expires_at"]
-    search_fields = ["serial", "supplier_serial"]
-    search_help_text = _("Serial or supplier serial. (Codes are never searched here.)")
+    list_filter = [
+        "status",
+        "batch__kind",
+        ("batch", admin.RelatedOnlyFieldListFilter),
+        "claimed_at",
+        "expires_at",
+    ]
+    search_fields = ["=serial", "=supplier_serial"]
+    search_help_text = _(
+        "Exact serial or supplier serial. To find a voucher by its code, use the form above."
+    )
     list_select_related = ["batch", "member"]
-    raw_id_fields = ["batch", "member"]
     inlines = [VoucherEventInline]
     show_full_result_count = False
     exclude = ["trace"]
+    actions = ["freeze_selected", "unfreeze_selected", "void_selected"]
+    change_list_template = "admin/vouchers/voucher/change_list.html"
+    change_form_template = "admin/vouchers/voucher/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Voucher._meta.fields if field.name not in ("id",)]
@@ -359,3 +536,199 @@ class VoucherAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_freeze_permission(self, request) -> bool:
+        return request.user.has_perm("vouchers.freeze_voucher")
+
+    def has_void_permission(self, request) -> bool:
+        return request.user.has_perm("vouchers.void_voucher")
+
+    def has_reveal_permission(self, request) -> bool:
+        return request.user.has_perm("vouchers.reveal_secret")
+
+    def get_urls(self):
+        return [
+            path(
+                "find-by-code/",
+                self.admin_site.admin_view(self.find_by_code_view),
+                name="vouchers_voucher_find_by_code",
+            ),
+            path(
+                "<int:pk>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="vouchers_voucher_reveal",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"find_form": FindByCodeForm()}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"can_reveal": self.has_reveal_permission(request)}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def find_by_code_view(self, request: HttpRequest):
+        """POST only, so a pasted code never lands in a URL, a log or the history."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = reverse("admin:vouchers_voucher_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(changelist)
+        form = FindByCodeForm(request.POST)
+        voucher = (
+            selectors.voucher_find_by_code(form.data.get("code", "")) if form.is_valid() else None
+        )
+        if voucher is None:
+            self.message_user(request, _("No voucher has this code."), messages.WARNING)
+            return HttpResponseRedirect(changelist)
+        return HttpResponseRedirect(reverse("admin:vouchers_voucher_change", args=[voucher.pk]))
+
+    def reveal_view(self, request: HttpRequest, pk: int):
+        if not self.has_reveal_permission(request):
+            raise PermissionDenied
+        voucher = get_object_or_404(Voucher.objects.select_related("batch"), pk=pk)
+        form = RevealForm(request.POST or None)
+        code = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                code = voucher_reveal(
+                    voucher=voucher,
+                    actor=Actor.for_user(request.user, request),
+                    reason=form.cleaned_data["reason"],
+                )
+            except DomainError as error:
+                form.add_error(None, str(error.detail))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Reveal code"),
+            "opts": self.model._meta,
+            "original": voucher,
+            "form": form,
+            "code": code,
+        }
+        response = TemplateResponse(request, "admin/vouchers/voucher/reveal.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _bulk(self, request, queryset, *, action, title, message, button, service, done):
+        reason = confirmed_reason(request)
+        if reason is None:
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action=action,
+                title=title,
+                message=message,
+                button=button,
+                ask_reason=True,
+            )
+        report = service(
+            vouchers=Voucher.objects.filter(pk__in=queryset.values("pk")),
+            actor=Actor.for_user(request.user, request),
+            reason=reason,
+        )
+        level = messages.SUCCESS if not report.skipped else messages.WARNING
+        self.message_user(request, _report_message(report, done), level)
+        return None
+
+    @admin.action(description=_("Freeze the selected vouchers"), permissions=["freeze"])
+    def freeze_selected(self, request, queryset):
+        return self._bulk(
+            request,
+            queryset,
+            action="freeze_selected",
+            title=_("Freeze vouchers?"),
+            message=_(
+                "Frozen vouchers cannot be claimed, revealed by partners or redeemed until "
+                "they are unfrozen."
+            ),
+            button=_("Yes, freeze them"),
+            service=vouchers_freeze,
+            done=_("frozen"),
+        )
+
+    @admin.action(description=_("Unfreeze the selected vouchers"), permissions=["freeze"])
+    def unfreeze_selected(self, request, queryset):
+        return self._bulk(
+            request,
+            queryset,
+            action="unfreeze_selected",
+            title=_("Unfreeze vouchers?"),
+            message=_("Each voucher returns to the status it had before it was frozen."),
+            button=_("Yes, unfreeze them"),
+            service=vouchers_unfreeze,
+            done=_("unfrozen"),
+        )
+
+    @admin.action(description=_("Void the selected vouchers"), permissions=["void"])
+    def void_selected(self, request, queryset):
+        return self._bulk(
+            request,
+            queryset,
+            action="void_selected",
+            title=_("Void vouchers?"),
+            message=_("Voided vouchers can never be used again. Redeemed vouchers stay redeemed."),
+            button=_("Yes, void them"),
+            service=vouchers_void,
+            done=_("voided"),
+        )
+
+
+@admin.register(CardStockImport)
+class CardStockImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "file_name",
+        "batch",
+        "status",
+        "rows_total",
+        "rows_imported",
+        "rows_rejected",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status", "created_at"]
+    search_fields = ["file_name", "batch__code"]
+    list_select_related = ["batch", "created_by"]
+    actions = ["void_vouchers"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in CardStockImport._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_void_permission(self, request) -> bool:
+        return request.user.has_perm("vouchers.void_voucher")
+
+    @admin.action(description=_("Void every voucher from the selected files"), permissions=["void"])
+    def void_vouchers(self, request, queryset):
+        reason = confirmed_reason(request)
+        if reason is None:
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="void_vouchers",
+                title=_("Void every voucher from these files?"),
+                message=_(
+                    "Use this when a file of card stock has leaked. Redeemed vouchers stay "
+                    "redeemed; all others can never be used again."
+                ),
+                button=_("Yes, void them"),
+                ask_reason=True,
+            )
+        actor = Actor.for_user(request.user, request)
+        for import_job in queryset:
+            report = card_stock_import_void(import_job=import_job, actor=actor, reason=reason)
+            self.message_user(
+                request,
+                f"{import_job.file_name}: {_report_message(report, _('voided'))}",
+                messages.SUCCESS,
+            )
+        return None

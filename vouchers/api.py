@@ -14,7 +14,7 @@ from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
 
 from . import selectors
 from .models import Voucher, VoucherBatch
-from .services import voucher_claim
+from .services import voucher_claim, voucher_reveal
 
 
 class VoucherOutput(serializers.Serializer):
@@ -138,6 +138,33 @@ class VoucherDetailApi(PartnerApi):
     )
     def get(self, request: Request, serial: str) -> Response:
         return Response(VoucherOutput(selectors.voucher_get(serial=serial)).data)
+
+
+class SecretOutput(serializers.Serializer):
+    serial = serializers.CharField()
+    code = serializers.CharField()
+
+
+class VoucherSecretApi(PartnerApi):
+    required_scope = "vouchers:reveal"
+
+    @extend_schema(
+        operation_id="vouchers_secret_retrieve",
+        summary="Reveal a voucher's code (recorded)",
+        description=(
+            "Every call is recorded as a reveal event. 409 `voucher_frozen` / `voucher_void` "
+            "for a frozen or void voucher; 409 `invalid_transition` for an unclaimed card "
+            "secret (revealing it would deliver it)."
+        ),
+        tags=["vouchers"],
+        responses={200: SecretOutput, **problem_responses(404, 409)},
+    )
+    def get(self, request: Request, serial: str) -> Response:
+        voucher = selectors.voucher_get(serial=serial)
+        code = voucher_reveal(voucher=voucher, actor=self.actor, for_partner=True)
+        response = Response(SecretOutput({"serial": voucher.serial, "code": code}).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class MemberVoucherListApi(PartnerApi):

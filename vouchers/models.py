@@ -94,6 +94,11 @@ class VoucherBatch(models.Model):
         _("generation"), max_length=16, choices=Generation.choices, default=Generation.NONE
     )
     generated_count = models.PositiveIntegerField(_("generated"), default=0)
+    frozen = models.BooleanField(
+        _("frozen"),
+        default=False,
+        help_text=_("A frozen batch takes no claims; its vouchers are frozen too."),
+    )
     activate_when_generated = models.BooleanField(
         _("activate when generated"),
         default=False,
@@ -166,6 +171,7 @@ class VoucherBatch(models.Model):
         permissions = [
             ("reveal_secret", _("Can reveal voucher codes")),
             ("export_secrets", _("Can export voucher codes")),
+            ("change_batch_status", _("Can pause, resume, close, freeze and void batches")),
         ]
 
     def __str__(self) -> str:
@@ -174,6 +180,7 @@ class VoucherBatch(models.Model):
     def is_claimable_at(self, now: dt.datetime) -> bool:
         return (
             self.status == self.Status.ACTIVE
+            and not self.frozen
             and (self.valid_from is None or self.valid_from <= now)
             and (self.valid_until is None or now < self.valid_until)
         )
@@ -234,11 +241,23 @@ class Voucher(models.Model):
     )
     cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, null=True, blank=True)
     region = models.CharField(_("region"), max_length=64, blank=True)
+    import_job = models.ForeignKey(
+        "vouchers.CardStockImport",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="vouchers",
+        verbose_name=_("card-stock import"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("voucher")
         verbose_name_plural = _("vouchers")
+        permissions = [
+            ("freeze_voucher", _("Can freeze and unfreeze vouchers")),
+            ("void_voucher", _("Can void vouchers")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["batch", "sequence"], name="voucher_batch_sequence_uniq"
@@ -282,6 +301,78 @@ class Voucher(models.Model):
 
     def __str__(self) -> str:
         return self.serial
+
+
+class CardStockImport(models.Model):
+    """One file of wholesale card stock imported into a batch. Its vouchers point back to
+    it, so a compromised file can be voided in one action."""
+
+    class Status(models.TextChoices):
+        VALIDATING = "validating", _("validating")
+        VALIDATED = "validated", _("validated, waiting for confirmation")
+        IMPORTING = "importing", _("importing")
+        IMPORTED = "imported", _("imported")
+        FAILED = "failed", _("failed")
+        ABANDONED = "abandoned", _("abandoned")
+
+    batch = models.ForeignKey(
+        VoucherBatch, on_delete=models.PROTECT, related_name="imports", verbose_name=_("batch")
+    )
+    file_name = models.CharField(_("file name"), max_length=255)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.VALIDATING
+    )
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_imported = models.PositiveIntegerField(_("imported"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("card-stock import")
+        verbose_name_plural = _("card-stock imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} → {self.batch.code}"
+
+
+class BatchEvent(models.Model):
+    """Append-only history of a batch's own changes (pause, resume, close, freeze …)."""
+
+    batch = models.ForeignKey(
+        VoucherBatch, on_delete=models.PROTECT, related_name="batch_events", verbose_name=_("batch")
+    )
+    action = models.CharField(_("action"), max_length=32)
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    actor_kind = models.CharField(_("actor kind"), max_length=16)
+    actor_label = models.CharField(_("actor"), max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("batch event")
+        verbose_name_plural = _("batch events")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class VoucherEvent(models.Model):

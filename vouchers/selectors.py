@@ -69,3 +69,17 @@ def member_vouchers(*, member: Member, status: str | None = None) -> QuerySet[Vo
     if status:
         vouchers = vouchers.filter(status=status)
     return vouchers.order_by("-claimed_at", "-id")
+
+
+def voucher_find_by_code(raw_code: str) -> Voucher | None:
+    """The voucher whose code is `raw_code`, through the blind index (exact form first,
+    then the folded one) — never by decrypting anything."""
+    from .secrets import lookup_indexes
+
+    for index in lookup_indexes(raw_code):
+        voucher = (
+            Voucher.objects.select_related("batch", "member").filter(secret_index=index).first()
+        )
+        if voucher is not None:
+            return voucher
+    return None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,8 +20,15 @@ from riskcontrol.crypto import codec
 from riskcontrol.errors import NotFound, ValidationFailed
 
 from .codes import generate_codes
-from .errors import BatchNotActive, InvalidTransition, LimitReached, SoldOut
-from .models import Voucher, VoucherBatch, VoucherEvent
+from .errors import (
+    BatchNotActive,
+    InvalidTransition,
+    LimitReached,
+    SoldOut,
+    VoucherFrozen,
+    VoucherVoid,
+)
+from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from .secrets import code_aad, code_index, reveal_code
 
 MAX_GENERATED_QUANTITY = 1_000_000
@@ -441,3 +449,380 @@ def voucher_claim(
         channel=channel,
     )
     return ClaimResult(voucher=voucher, code=reveal_code(voucher, batch))
+
+
+# --- Lifecycle -----------------------------------------------------------------------------
+#
+# Every voucher transition is a conditional UPDATE (WHERE status IN <allowed>) plus one
+# VoucherEvent per voucher, applied chunk by chunk of ids: lock the chunk's rows, write
+# the events with INSERT ... SELECT, update. Nothing is loaded into Python, so freezing a
+# million vouchers is a few statements per 20,000 rows, and a voucher that changed in
+# between (claimed, redeemed) is simply not in the allowed set any more.
+
+LIFECYCLE_CHUNK = 20_000
+S = Voucher.Status
+
+
+@dataclass(frozen=True)
+class TransitionRule:
+    action: str
+    from_statuses: tuple[str, ...]
+    to_status: str | None  # None: back to the status the voucher had before it was frozen
+
+    def update_values(self) -> dict:
+        if self.to_status is None:
+            return {"status": models.F("frozen_from"), "frozen_from": ""}
+        if self.to_status == S.FROZEN:
+            return {"status": S.FROZEN, "frozen_from": models.F("status")}
+        return {"status": self.to_status, "frozen_from": ""}
+
+
+FREEZE = TransitionRule(VoucherEvent.Action.FREEZE, (S.AVAILABLE, S.CLAIMED), S.FROZEN)
+UNFREEZE = TransitionRule(VoucherEvent.Action.UNFREEZE, (S.FROZEN,), None)
+VOID = TransitionRule(
+    VoucherEvent.Action.VOID, (S.AVAILABLE, S.CLAIMED, S.FROZEN, S.EXPIRED), S.VOID
+)
+EXPIRE = TransitionRule(VoucherEvent.Action.EXPIRE, (S.AVAILABLE, S.CLAIMED), S.EXPIRED)
+
+
+@dataclass(frozen=True)
+class TransitionReport:
+    changed: int
+    skipped: dict[str, int]  # status -> how many were left alone because of it
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+def _lock_rows(chunk: models.QuerySet) -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite: the IMMEDIATE transaction already holds the write lock
+    sql, params = chunk.select_for_update(of=("self",)).values("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)  # noqa: S608
+
+
+def _insert_events(chunk: models.QuerySet, rule: TransitionRule, actor: Actor, extra: dict) -> None:
+    sql, params = chunk.values("id").query.sql_with_params()
+    to_status_sql = "v.frozen_from" if rule.to_status is None else "%s"
+    context_sql = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    # Only fixed SQL fragments are formatted in; every value is a parameter.
+    statement = (
+        "INSERT INTO vouchers_voucherevent (voucher_id, batch_id, action, from_status,"  # noqa: S608
+        " to_status, actor_kind, actor_label, user_id, partner_client_id, channel, context,"
+        " created_at)"
+        f" SELECT v.id, v.batch_id, %s, v.status, {to_status_sql}, %s, %s, %s, %s, '',"
+        f" {context_sql}, %s FROM vouchers_voucher v WHERE v.id IN ({sql})"
+    )
+    values = [rule.action]
+    if rule.to_status is not None:
+        values.append(rule.to_status)
+    values += [
+        actor.kind,
+        actor.label,
+        actor.user_id,
+        actor.partner_client_id,
+        json.dumps({**actor.context(), **extra}, ensure_ascii=False),
+        timezone.now(),
+        *params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, values)
+
+
+def _apply(
+    *,
+    vouchers: models.QuerySet,
+    rule: TransitionRule,
+    actor: Actor,
+    extra: dict | None = None,
+    chunk_size: int = LIFECYCLE_CHUNK,
+) -> TransitionReport:
+    """Apply `rule` to the vouchers of `vouchers` that are in an allowed status; report
+    how many changed and how many were skipped, by status."""
+    skipped = dict(
+        vouchers.exclude(status__in=rule.from_statuses)
+        .values_list("status")
+        .annotate(n=models.Count("id"))
+        .order_by()
+    )
+    candidates = vouchers.filter(status__in=rule.from_statuses)
+    bounds = candidates.aggregate(lo=models.Min("id"), hi=models.Max("id"))
+    changed = 0
+    if bounds["lo"] is not None:
+        low = bounds["lo"]
+        while low <= bounds["hi"]:
+            with transaction.atomic():
+                chunk = candidates.filter(id__gte=low, id__lt=low + chunk_size)
+                _lock_rows(chunk)
+                _insert_events(chunk, rule, actor, extra or {})
+                changed += chunk.update(**rule.update_values())
+            low += chunk_size
+    return TransitionReport(changed=changed, skipped=skipped)
+
+
+def _apply_one(*, voucher: Voucher, rule: TransitionRule, actor: Actor, reason: str) -> Voucher:
+    report = _apply(
+        vouchers=Voucher.objects.filter(pk=voucher.pk),
+        rule=rule,
+        actor=actor,
+        extra={"reason": reason} if reason else None,
+    )
+    current = Voucher.objects.select_related("batch").get(pk=voucher.pk)
+    if report.changed != 1:
+        raise InvalidTransition(
+            _("Voucher %(serial)s is %(status)s; it cannot be %(action)s.")
+            % {
+                "serial": current.serial,
+                "status": current.get_status_display(),
+                "action": VoucherEvent.Action(rule.action).label,
+            }
+        )
+    return current
+
+
+def voucher_freeze(*, voucher: Voucher, actor: Actor, reason: str = "") -> Voucher:
+    """Block one available or claimed voucher; unfreezing returns it to that status."""
+    return _apply_one(voucher=voucher, rule=FREEZE, actor=actor, reason=reason)
+
+
+def voucher_unfreeze(*, voucher: Voucher, actor: Actor, reason: str = "") -> Voucher:
+    return _apply_one(voucher=voucher, rule=UNFREEZE, actor=actor, reason=reason)
+
+
+def voucher_void(*, voucher: Voucher, actor: Actor, reason: str = "") -> Voucher:
+    """Cancel a voucher for good (a redeemed one stays redeemed)."""
+    return _apply_one(voucher=voucher, rule=VOID, actor=actor, reason=reason)
+
+
+def vouchers_freeze(
+    *, vouchers: models.QuerySet, actor: Actor, reason: str = ""
+) -> TransitionReport:
+    return _apply(vouchers=vouchers, rule=FREEZE, actor=actor, extra=_reason(reason))
+
+
+def vouchers_unfreeze(
+    *, vouchers: models.QuerySet, actor: Actor, reason: str = ""
+) -> TransitionReport:
+    return _apply(vouchers=vouchers, rule=UNFREEZE, actor=actor, extra=_reason(reason))
+
+
+def vouchers_void(*, vouchers: models.QuerySet, actor: Actor, reason: str = "") -> TransitionReport:
+    return _apply(vouchers=vouchers, rule=VOID, actor=actor, extra=_reason(reason))
+
+
+def _reason(reason: str) -> dict:
+    return {"reason": reason} if reason else {}
+
+
+# --- Batch lifecycle -----------------------------------------------------------------------
+
+_BATCH_MOVES = {
+    "pause": ((VoucherBatch.Status.ACTIVE,), VoucherBatch.Status.PAUSED),
+    "resume": ((VoucherBatch.Status.PAUSED,), VoucherBatch.Status.ACTIVE),
+    "close": (
+        (VoucherBatch.Status.DRAFT, VoucherBatch.Status.ACTIVE, VoucherBatch.Status.PAUSED),
+        VoucherBatch.Status.CLOSED,
+    ),
+}
+
+
+def _batch_event(*, batch: VoucherBatch, action: str, detail: str, actor: Actor) -> None:
+    BatchEvent.objects.create(
+        batch=batch,
+        action=action,
+        detail=detail[:255],
+        actor_kind=actor.kind,
+        actor_label=actor.label,
+        user_id=actor.user_id,
+        context=actor.context(),
+    )
+
+
+@transaction.atomic
+def _batch_move(*, batch: VoucherBatch, move: str, actor: Actor, reason: str) -> VoucherBatch:
+    allowed, target = _BATCH_MOVES[move]
+    updated = VoucherBatch.objects.filter(pk=batch.pk, status__in=allowed).update(
+        status=target, updated_at=timezone.now()
+    )
+    current = VoucherBatch.objects.get(pk=batch.pk)
+    if not updated:
+        raise InvalidTransition(
+            _("Batch %(code)s is %(status)s; it cannot be %(move)s.")
+            % {"code": current.code, "status": current.get_status_display(), "move": _(move)}
+        )
+    _batch_event(batch=current, action=move, detail=reason, actor=actor)
+    return current
+
+
+def voucher_batch_pause(*, batch: VoucherBatch, actor: Actor, reason: str = "") -> VoucherBatch:
+    """Stop claims for now (active -> paused)."""
+    return _batch_move(batch=batch, move="pause", actor=actor, reason=reason)
+
+
+def voucher_batch_resume(*, batch: VoucherBatch, actor: Actor, reason: str = "") -> VoucherBatch:
+    return _batch_move(batch=batch, move="resume", actor=actor, reason=reason)
+
+
+def voucher_batch_close(*, batch: VoucherBatch, actor: Actor, reason: str = "") -> VoucherBatch:
+    """No more claims, for good. Vouchers already held stay usable until they expire."""
+    return _batch_move(batch=batch, move="close", actor=actor, reason=reason)
+
+
+def voucher_batch_freeze(
+    *, batch: VoucherBatch, actor: Actor, reason: str = ""
+) -> TransitionReport:
+    """Stop a leak: the batch takes no claims and every available or claimed voucher is
+    frozen (each remembers its status for unfreezing)."""
+    with transaction.atomic():
+        VoucherBatch.objects.filter(pk=batch.pk).update(frozen=True, updated_at=timezone.now())
+        _batch_event(batch=batch, action="freeze", detail=reason, actor=actor)
+    return _apply(vouchers=batch.vouchers.all(), rule=FREEZE, actor=actor, extra=_reason(reason))
+
+
+def voucher_batch_unfreeze(
+    *, batch: VoucherBatch, actor: Actor, reason: str = ""
+) -> TransitionReport:
+    report = _apply(
+        vouchers=batch.vouchers.all(), rule=UNFREEZE, actor=actor, extra=_reason(reason)
+    )
+    with transaction.atomic():
+        VoucherBatch.objects.filter(pk=batch.pk).update(frozen=False, updated_at=timezone.now())
+        _batch_event(batch=batch, action="unfreeze", detail=reason, actor=actor)
+    return report
+
+
+def voucher_batch_void(*, batch: VoucherBatch, actor: Actor, reason: str = "") -> TransitionReport:
+    """Close the batch and void every voucher that is not redeemed."""
+    with transaction.atomic():
+        VoucherBatch.objects.filter(pk=batch.pk).update(
+            status=VoucherBatch.Status.CLOSED, frozen=False, updated_at=timezone.now()
+        )
+        _batch_event(batch=batch, action="void", detail=reason, actor=actor)
+    return _apply(vouchers=batch.vouchers.all(), rule=VOID, actor=actor, extra=_reason(reason))
+
+
+def card_stock_import_void(
+    *, import_job: CardStockImport, actor: Actor, reason: str = ""
+) -> TransitionReport:
+    """Void every voucher that came from one import file (a compromised file)."""
+    _batch_event(
+        batch=import_job.batch,
+        action="void_import",
+        detail=f"{import_job.file_name}: {reason}",
+        actor=actor,
+    )
+    return _apply(
+        vouchers=import_job.vouchers.all(),
+        rule=VOID,
+        actor=actor,
+        extra={**_reason(reason), "import_job": import_job.pk},
+    )
+
+
+# --- Expiry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiryReport:
+    vouchers_expired: int
+    batches_closed: int
+
+
+def vouchers_expire_due(*, now: dt.datetime | None = None) -> ExpiryReport:
+    """Expire vouchers past their `expires_at`, and close batches past their end together
+    with their unclaimed vouchers. Chunked and idempotent: a second run finds nothing.
+    Frozen vouchers stay frozen; they expire once unfrozen."""
+    now = now or timezone.now()
+    actor = Actor.system("expiry")
+    expired = _apply(
+        vouchers=Voucher.objects.filter(expires_at__lte=now), rule=EXPIRE, actor=actor
+    ).changed
+    closed = 0
+    ended = VoucherBatch.objects.filter(valid_until__lte=now).exclude(
+        status=VoucherBatch.Status.CLOSED
+    )
+    for batch in ended:
+        with transaction.atomic():
+            if (
+                VoucherBatch.objects.filter(pk=batch.pk)
+                .exclude(status=VoucherBatch.Status.CLOSED)
+                .update(status=VoucherBatch.Status.CLOSED, updated_at=now)
+            ):
+                _batch_event(batch=batch, action="close", detail="validity ended", actor=actor)
+                closed += 1
+    for batch in VoucherBatch.objects.filter(valid_until__lte=now):
+        expired += _apply(
+            vouchers=batch.vouchers.filter(status=S.AVAILABLE), rule=EXPIRE, actor=actor
+        ).changed
+    return ExpiryReport(vouchers_expired=expired, batches_closed=closed)
+
+
+# --- Reveal ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def voucher_reveal(
+    *, voucher: Voucher, actor: Actor, reason: str = "", for_partner: bool = False
+) -> str:
+    """The voucher's code, recorded as a reveal event (who, when, why).
+
+    An unclaimed card secret is never revealed: seeing it would count as delivering it,
+    and a delivered card secret must not go back to stock (void it first). A partner
+    cannot reveal a frozen or void voucher. Locks the voucher row.
+    """
+    locked = (
+        Voucher.objects.select_for_update(of=("self",)).select_related("batch").get(pk=voucher.pk)
+    )
+    if locked.batch.kind == VoucherBatch.Kind.CARD_SECRET and locked.status == S.AVAILABLE:
+        raise InvalidTransition(
+            _(
+                "An unclaimed card secret cannot be revealed: it would count as delivered. "
+                "Void it first if it must be inspected."
+            )
+        )
+    if for_partner and locked.status == S.FROZEN:
+        raise VoucherFrozen()
+    if for_partner and locked.status == S.VOID:
+        raise VoucherVoid()
+    if actor.kind == "user" and not reason.strip():
+        raise ValidationFailed({"reason": [_("Say why the code is needed.")]})
+    _event(
+        voucher=locked,
+        action=VoucherEvent.Action.REVEAL,
+        from_status=locked.status,
+        to_status=locked.status,
+        actor=actor,
+        extra=_reason(reason.strip()),
+    )
+    return reveal_code(locked, locked.batch)
+
+
+# --- Key rotation ---------------------------------------------------------------------------
+
+
+def vouchers_reencrypt(*, chunk_size: int = 2000) -> Iterator[int]:
+    """Re-seal voucher codes under the newest key, one short transaction per chunk (the
+    rows' other columns are not touched, so claims and redemptions carry on). Yields how
+    many were done per chunk; safe to interrupt and run again."""
+    sealer = codec()
+    current = sealer.current_key_id
+    while True:
+        with transaction.atomic():
+            vouchers = list(
+                Voucher.objects.select_for_update(of=("self",))
+                .exclude(key_id=current)
+                .select_related("batch")
+                .only("id", "serial", "secret_ciphertext", "key_id", "batch__code")
+                .order_by("pk")[:chunk_size]
+            )
+            for voucher in vouchers:
+                aad = code_aad(voucher.batch.code, voucher.serial)
+                code = sealer.decrypt(voucher.secret_ciphertext, aad=aad)
+                voucher.secret_ciphertext = sealer.encrypt(code, aad=aad)
+                voucher.key_id = current
+            Voucher.objects.bulk_update(vouchers, ["secret_ciphertext", "key_id"])
+        if not vouchers:
+            return
+        yield len(vouchers)

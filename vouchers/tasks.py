@@ -8,3 +8,11 @@ def voucher_batch_generate_task(batch_id: int) -> None:
     from .services import voucher_batch_generate
 
     voucher_batch_generate(batch_id=batch_id)
+
+
+@shared_task(name="vouchers.tasks.vouchers_expire_due_task", ignore_result=True)
+def vouchers_expire_due_task() -> None:
+    """Every few minutes (beat): expire what is past due, close batches past their end."""
+    from .services import vouchers_expire_due
+
+    vouchers_expire_due()

@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "riskcontrol.tasks.idempotency_purge_expired",
         "schedule": 3600.0,
     },
+    "expire-vouchers": {
+        "task": "vouchers.tasks.vouchers_expire_due_task",
+        "schedule": 300.0,
+    },
 }
 
 # --- Security (production values; `check --deploy` must be clean with DEBUG off) -------
