@@ -30,6 +30,11 @@ urlpatterns = [
     path(
         "vouchers/<str:serial>", vouchers_api.VoucherDetailApi.as_view(), name="api-voucher-detail"
     ),
+    path(
+        "vouchers/<str:serial>/secret",
+        vouchers_api.VoucherSecretApi.as_view(),
+        name="api-voucher-secret",
+    ),
     # Anything else under /api/v1 answers a problem document, never an HTML page.
     re_path(r"^.*$", api_not_found),
 ]

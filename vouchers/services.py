@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from members.locks import member_for_update
 from members.selectors import member_get
@@ -628,6 +629,13 @@ _BATCH_MOVES = {
 }
 
 
+_BATCH_MOVE_LABELS = {
+    "pause": gettext_lazy("paused"),
+    "resume": gettext_lazy("resumed"),
+    "close": gettext_lazy("closed"),
+}
+
+
 def _batch_event(*, batch: VoucherBatch, action: str, detail: str, actor: Actor) -> None:
     BatchEvent.objects.create(
         batch=batch,
@@ -650,7 +658,11 @@ def _batch_move(*, batch: VoucherBatch, move: str, actor: Actor, reason: str) ->
     if not updated:
         raise InvalidTransition(
             _("Batch %(code)s is %(status)s; it cannot be %(move)s.")
-            % {"code": current.code, "status": current.get_status_display(), "move": _(move)}
+            % {
+                "code": current.code,
+                "status": current.get_status_display(),
+                "move": _BATCH_MOVE_LABELS[move],
+            }
         )
     _batch_event(batch=current, action=move, detail=reason, actor=actor)
     return current
