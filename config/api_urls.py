@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from members import api as members_api
+from redemption import api as redemption_api
 from riskcontrol import api as riskcontrol_api
 from riskcontrol.problems import api_not_found
 from vouchers import api as vouchers_api
@@ -35,6 +36,23 @@ urlpatterns = [
         vouchers_api.VoucherSecretApi.as_view(),
         name="api-voucher-secret",
     ),
+    path(
+        "vouchers/<str:serial>/presentations",
+        redemption_api.PresentationCreateApi.as_view(),
+        name="api-presentation-create",
+    ),
+    path("redemptions", redemption_api.RedemptionCreateApi.as_view(), name="api-redemption-create"),
+    path(
+        "redemptions/<int:redemption_id>",
+        redemption_api.RedemptionDetailApi.as_view(),
+        name="api-redemption-detail",
+    ),
+    path(
+        "redemptions/<int:redemption_id>/reversal",
+        redemption_api.ReversalCreateApi.as_view(),
+        name="api-redemption-reversal",
+    ),
+    path("stores/<str:code>", redemption_api.StoreApi.as_view(), name="api-store"),
     # Anything else under /api/v1 answers a problem document, never an HTML page.
     re_path(r"^.*$", api_not_found),
 ]

@@ -11,10 +11,11 @@ from .scopes import SCOPES
 from .services import partner_client_create, partner_key_issue, partner_keys_revoke, roles_sync
 
 DEMO_USERS = [
-    # username, password, role, is_staff
-    ("operator", "quanyi-operator", "Operator+Secret custodian", True),
-    ("auditor", "quanyi-auditor", "Auditor", True),
-    ("clerk", "quanyi-clerk", "Store clerk", False),
+    # username, password, groups, is_staff (admin access), what to call them
+    ("operator", "quanyi-operator", ["Operator", "Secret custodian"], True, "Operator"),
+    ("auditor", "quanyi-auditor", ["Auditor"], True, "Auditor"),
+    ("clerk", "quanyi-clerk", ["Store clerk"], False, "Store clerk"),
+    ("manager", "quanyi-manager", ["Store clerk"], False, "Store manager"),
 ]
 DEMO_CLIENT = "Demo partner"
 
@@ -22,14 +23,14 @@ DEMO_CLIENT = "Demo partner"
 def seed_users() -> list[tuple[str, str, str]]:
     roles_sync()
     user_model = get_user_model()
-    for username, password, role, is_staff in DEMO_USERS:
+    for username, password, groups, is_staff, _label in DEMO_USERS:
         user, _ = user_model.objects.get_or_create(username=username)
         user.is_staff = is_staff
         user.is_active = True
         user.set_password(password)
         user.save()
-        user.groups.set(Group.objects.filter(name__in=role.split("+")))
-    return [(role.split("+")[0], username, password) for username, password, role, _ in DEMO_USERS]
+        user.groups.set(Group.objects.filter(name__in=groups))
+    return [(label, username, password) for username, password, _g, _s, label in DEMO_USERS]
 
 
 @transaction.atomic

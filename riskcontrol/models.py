@@ -87,3 +87,19 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id}:{self.key}"
+
+
+class GuessCounter(models.Model):
+    """Failed lookups (unknown codes, bad tokens) per clerk, store or client, when no Redis
+    is configured. Updated in its own short transaction, outside the failing one."""
+
+    key = models.CharField(max_length=100, unique=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("guess counter")
+        verbose_name_plural = _("guess counters")
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

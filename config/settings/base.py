@@ -170,6 +170,18 @@ IDEMPOTENCY_TTL_HOURS = 24
 # Batch stock figures are counted (GROUP BY status), never kept in a hot counter row;
 # under load they may be this many seconds old.
 BATCH_STOCK_CACHE_SECONDS = env.int("BATCH_STOCK_CACHE_SECONDS", default=3)
+# Code-guessing defence: failed code/token lookups per clerk, store and partner client.
+GUESS_LIMIT = env.int("GUESS_LIMIT", default=20)
+GUESS_WINDOW_SECONDS = env.int("GUESS_WINDOW_SECONDS", default=600)
+# Counted in Redis when set (defaults to CACHE_URL when that is Redis), else in the database.
+RISK_REDIS_URL = env.str(
+    "RISK_REDIS_URL",
+    default=CACHES["default"]["LOCATION"]
+    if "redis" in CACHES["default"]["BACKEND"].lower()
+    else "",
+)
+REDEMPTION_REVERSAL_WINDOW_HOURS = env.int("REDEMPTION_REVERSAL_WINDOW_HOURS", default=24)
+PRESENTATION_TOKEN_SECONDS = env.int("PRESENTATION_TOKEN_SECONDS", default=120)
 # Requests per partner client ("6000/min"); empty turns the throttle off.
 PARTNER_API_RATE = env.str("PARTNER_API_RATE", default="6000/min")
 

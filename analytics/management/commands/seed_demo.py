@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from members import demo as members_demo
+from redemption import demo as redemption_demo
 from riskcontrol import demo as riskcontrol_demo
 from vouchers import demo as vouchers_demo
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         logins = riskcontrol_demo.seed_users()
         member_ids = members_demo.seed()
         batch_codes = vouchers_demo.seed()
+        store_codes = redemption_demo.seed()
         raw_key = riskcontrol_demo.seed_partner_key()
 
         line = "=" * 72
@@ -30,7 +32,11 @@ class Command(BaseCommand):
         out(line)
         out("Quanyi demo — http://127.0.0.1:8000/admin/")
         for role, username, password in logins:
-            out(f"  {role:<12} login: {username:<10} password: {password}")
+            out(f"  {role:<13} login: {username:<8} password: {password}")
+        out(
+            "  Store page (clerk at "
+            f"{store_codes[0]}; manager at {', '.join(store_codes)}): http://127.0.0.1:8000/store/"
+        )
         out(f"  Partner API key (new each run, earlier demo keys revoked):\n    {raw_key}")
         out(
             "  Try: curl -H 'Authorization: Api-Key "

@@ -1,0 +1,200 @@
+"""The store clerk's page (/store/): check a code, redeem it, see today's redemptions.
+
+Phones, tablets and PCs with USB barcode scanners (which type the code and press Enter)
+or the phone's camera. Codes only ever travel in POST bodies.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from riskcontrol.actors import Actor
+from riskcontrol.errors import DomainError, RateLimited
+
+from .models import StoreStaff
+from .presentations import is_token
+from .selectors import expires_text, redemption_preview, staff_assignments, todays_redemptions
+from .services import redemption_create, redemption_reverse
+
+SESSION_STORE = "clerk_store_id"
+
+
+class ClerkLoginView(auth_views.LoginView):
+    template_name = "store/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return "/store/"
+
+
+class RedeemForm(forms.Form):
+    code = forms.CharField(label=gettext_lazy("Code or QR"), max_length=256, strip=True)
+    order_amount = forms.DecimalField(
+        label=gettext_lazy("Order amount"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+    )
+    order_ref = forms.CharField(label=gettext_lazy("Order number"), max_length=64, required=False)
+
+
+def _current_assignment(request: HttpRequest) -> StoreStaff | None:
+    assignments = list(staff_assignments(request.user))
+    chosen = request.session.get(SESSION_STORE)
+    for assignment in assignments:
+        if assignment.store_id == chosen:
+            return assignment
+    if len(assignments) == 1:
+        request.session[SESSION_STORE] = assignments[0].store_id
+        return assignments[0]
+    return None
+
+
+def _page(request, assignment: StoreStaff, *, status: int = 200, **context) -> HttpResponse:
+    store = assignment.store
+    context = {
+        "store": store,
+        "is_manager": assignment.role == StoreStaff.Role.MANAGER,
+        "has_several_stores": staff_assignments(request.user).count() > 1,
+        "today": todays_redemptions(store),
+        "form": context.pop("form", None) or RedeemForm(),
+        **context,
+    }
+    response = render(request, "store/home.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _refusal_text(error: DomainError) -> str:
+    messages = {
+        "not_found": _("Unknown code. Check it and try again."),
+        "rate_limited": _("Too many unknown codes. Wait %(minutes)d minutes, then try again."),
+    }
+    if error.code == "rate_limited":
+        return messages["rate_limited"] % {"minutes": max(1, round(error.retry_after / 60))}
+    if error.code in messages:
+        return messages[error.code]
+    return str(error.detail)
+
+
+def _refusal_page(request, assignment: StoreStaff, error: DomainError, form=None) -> HttpResponse:
+    """The page with a plain-language refusal, under the HTTP status the API would use."""
+    status = error.status if error.status in (400, 403, 404, 429) else 409
+    response = _page(
+        request,
+        assignment,
+        form=form,
+        status=status,
+        refusal=_refusal_text(error),
+        refusal_code=error.code,
+        refusal_extra=error.extra,
+    )
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.for_user(request.user, request)
+
+
+@login_required(login_url="/store/login/")
+def home(request: HttpRequest) -> HttpResponse:
+    assignment = _current_assignment(request)
+    if assignment is None:
+        return redirect("store-pick")
+    return _page(request, assignment)
+
+
+@login_required(login_url="/store/login/")
+def pick_store(request: HttpRequest) -> HttpResponse:
+    assignments = list(staff_assignments(request.user))
+    if request.method == "POST":
+        chosen = request.POST.get("store")
+        if any(str(a.store_id) == chosen for a in assignments):
+            request.session[SESSION_STORE] = int(chosen)
+            return redirect("store-home")
+    return render(request, "store/pick_store.html", {"assignments": assignments})
+
+
+@require_POST
+@login_required(login_url="/store/login/")
+def check(request: HttpRequest) -> HttpResponse:
+    assignment = _current_assignment(request)
+    if assignment is None:
+        return redirect("store-pick")
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        return _page(request, assignment, form=form, status=400)
+    try:
+        preview = redemption_preview(
+            store=assignment.store, actor=_actor(request), text=form.cleaned_data["code"]
+        )
+    except DomainError as error:
+        return _refusal_page(request, assignment, error, form)
+    return _page(
+        request,
+        assignment,
+        form=form,
+        preview=preview,
+        expires=expires_text(preview.voucher),
+        refusal=str(preview.refusal.detail) if preview.refusal else "",
+        refusal_code=preview.refusal.code if preview.refusal else "",
+    )
+
+
+@require_POST
+@login_required(login_url="/store/login/")
+def redeem(request: HttpRequest) -> HttpResponse:
+    assignment = _current_assignment(request)
+    if assignment is None:
+        return redirect("store-pick")
+    form = RedeemForm(request.POST)
+    if not form.is_valid():
+        return _page(request, assignment, form=form, status=400)
+    text = form.cleaned_data["code"]
+    try:
+        redemption = redemption_create(
+            store_code=assignment.store.code,
+            code=None if is_token(text) else text,
+            token=text if is_token(text) else None,
+            order_amount=form.cleaned_data["order_amount"],
+            order_ref=form.cleaned_data["order_ref"],
+            actor=_actor(request),
+        )
+    except DomainError as error:
+        return _refusal_page(request, assignment, error, form)
+    return _page(request, assignment, success=redemption)
+
+
+@require_POST
+@login_required(login_url="/store/login/")
+def reverse(request: HttpRequest, redemption_id: int) -> HttpResponse:
+    assignment = _current_assignment(request)
+    if assignment is None:
+        return redirect("store-pick")
+    if assignment.role != StoreStaff.Role.MANAGER:
+        return _page(
+            request, assignment, status=403, refusal=_("Only a store manager can reverse.")
+        )
+    reason = request.POST.get("reason", "").strip() or _("reversed at the till")
+    try:
+        reversed_redemption = redemption_reverse(
+            redemption_id=redemption_id,
+            reason=reason,
+            actor=_actor(request),
+            bound_store_code=assignment.store.code,
+        )
+    except DomainError as error:
+        return _page(
+            request, assignment, status=409, refusal=_refusal_text(error), refusal_code=error.code
+        )
+    return _page(request, assignment, reversed=reversed_redemption)

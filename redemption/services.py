@@ -1,0 +1,231 @@
+"""Redemption writes: stores and staff, redeeming, reversing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from riskcontrol.actors import Actor
+from riskcontrol.errors import NotFound, PermissionDenied, ValidationFailed
+from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
+from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
+from vouchers.locks import voucher_for_update
+from vouchers.models import Voucher, VoucherBatch
+from vouchers.selectors import voucher_find_by_code
+from vouchers.services import voucher_mark_redeemed, voucher_mark_unredeemed
+
+from .errors import AlreadyRedeemed, AlreadyReversed, NotClaimed, ReversalWindowPassed
+from .models import BatchRedemptionRule, Redemption, Store
+from .presentations import presentation_voucher_id
+from .rules import check_rules, discount_for
+
+S = Voucher.Status
+
+
+# --- Stores ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def store_upsert(
+    *, code: str, name: str, address: str = "", group: str = "", active: bool = True
+) -> tuple[Store, bool]:
+    """Create or update the store with `code` (partner ERP/POS keep the list in sync)."""
+    code = code.strip()
+    if not code or not name.strip():
+        raise ValidationFailed(
+            {
+                field: [_("This field is required.")]
+                for field, value in (("code", code), ("name", name.strip()))
+                if not value
+            }
+        )
+    defaults = {
+        "name": name.strip(),
+        "address": address.strip(),
+        "group": group.strip(),
+        "active": active,
+    }
+    try:
+        with transaction.atomic():
+            return Store.objects.update_or_create(code=code, defaults=defaults)
+    except IntegrityError:  # a concurrent create of the same code won; update it
+        return Store.objects.update_or_create(code=code, defaults=defaults)
+
+
+# --- Redeeming ---------------------------------------------------------------------------
+
+
+def _resolve(*, code: str | None, token: str | None, serial: str | None) -> tuple[int | None, str]:
+    """The voucher id the request names, and how (None: unknown code/token/serial)."""
+    if code is not None:
+        voucher = voucher_find_by_code(code)
+        return (voucher.pk if voucher else None), Redemption.Method.CODE
+    if token is not None:
+        return presentation_voucher_id(token), Redemption.Method.TOKEN
+    voucher = Voucher.objects.filter(serial=serial).only("pk").first()
+    return (voucher.pk if voucher else None), Redemption.Method.SERIAL
+
+
+def _already_redeemed(voucher: Voucher) -> AlreadyRedeemed:
+    previous = (
+        Redemption.objects.select_related("store")
+        .filter(voucher=voucher, status=Redemption.Status.COMPLETED)
+        .first()
+    )
+    redeemed_at = previous.redeemed_at if previous else voucher.redeemed_at
+    store = previous.store if previous else None
+    detail = (
+        _("Already redeemed on %(when)s at %(store)s.")
+        % {
+            "when": timezone.localtime(redeemed_at).strftime("%Y-%m-%d %H:%M"),
+            "store": f"{store.name} ({store.code})",
+        }
+        if redeemed_at and store
+        else None
+    )
+    return AlreadyRedeemed(
+        detail,
+        redeemed_at=redeemed_at.isoformat() if redeemed_at else None,
+        store=store.code if store else None,
+        store_name=store.name if store else None,
+    )
+
+
+def check_voucher_redeemable(voucher: Voucher, batch: VoucherBatch, now: dt.datetime) -> None:
+    if voucher.status == S.REDEEMED:
+        raise _already_redeemed(voucher)
+    if voucher.status == S.FROZEN:
+        raise VoucherFrozen()
+    if voucher.status == S.VOID:
+        raise VoucherVoid()
+    if voucher.status == S.EXPIRED or (voucher.expires_at and voucher.expires_at <= now):
+        raise VoucherExpired(
+            _("Expired on %(when)s.")
+            % {"when": timezone.localtime(voucher.expires_at).strftime("%Y-%m-%d %H:%M")}
+            if voucher.expires_at
+            else None
+        )
+    if batch.valid_until and batch.valid_until <= now:
+        raise VoucherExpired()
+    if batch.valid_from and now < batch.valid_from:
+        raise NotClaimed(_("This voucher is not valid yet."))
+    if voucher.status == S.AVAILABLE and not batch.allow_unclaimed_redemption:
+        raise NotClaimed()
+
+
+def redemption_create(
+    *,
+    store_code: str,
+    actor: Actor,
+    code: str | None = None,
+    token: str | None = None,
+    serial: str | None = None,
+    order_ref: str = "",
+    order_amount: Decimal | None = None,
+    bound_store_code: str = "",
+) -> Redemption:
+    """Redeem one voucher, named by its code, a presentation token or (trusted POS) its
+    serial, at a store.
+
+    Unknown codes and bad tokens count towards the guessing limit of the clerk, the store
+    and the partner client; the count is written outside the redemption's transaction.
+    Locks the voucher row; a voucher has at most one completed redemption (a unique
+    constraint), so a racing second call finds it redeemed and fails cleanly.
+    """
+    given = [
+        name for name, value in (("code", code), ("token", token), ("serial", serial)) if value
+    ]
+    if len(given) != 1:
+        raise ValidationFailed(
+            {"non_field_errors": [_("Give exactly one of code, token or serial.")]}
+        )
+    store = Store.objects.filter(code=store_code, active=True).first()
+    if store is None:
+        raise NotFound(_("No active store with this code."))
+    if bound_store_code and bound_store_code != store.code:
+        raise PermissionDenied(
+            _("This key can redeem only at store %(code)s.") % {"code": bound_store_code}
+        )
+
+    keys = guess_keys(user_id=actor.user_id, store_id=store.pk, client_id=actor.partner_client_id)
+    guess_limit_check(keys)
+    voucher_id, method = _resolve(code=code, token=token, serial=serial)
+    if voucher_id is None:
+        if method != Redemption.Method.SERIAL:
+            guess_failure_record(keys)
+        raise NotFound(_("No voucher has this code.") if method == Redemption.Method.CODE else None)
+
+    with transaction.atomic():
+        voucher = voucher_for_update(pk=voucher_id)
+        batch = voucher.batch
+        now = timezone.now()
+        check_voucher_redeemable(voucher, batch, now)
+        rule = BatchRedemptionRule.objects.filter(batch=batch).first()
+        check_rules(batch=batch, rule=rule, store=store, at=now, order_amount=order_amount)
+        discount = discount_for(batch=batch, voucher=voucher, order_amount=order_amount)
+        status_before = voucher.status
+        voucher_mark_redeemed(
+            voucher=voucher,
+            actor=actor,
+            at=now,
+            context={"store": store.code, "order_ref": order_ref, "method": method},
+        )
+        return Redemption.objects.create(
+            voucher=voucher,
+            batch=batch,
+            store=store,
+            method=method,
+            order_ref=order_ref,
+            order_amount=order_amount,
+            discount_amount=discount,
+            currency=batch.currency,
+            voucher_status_before=status_before,
+            actor_label=actor.label,
+            user_id=actor.user_id,
+            partner_client_id=actor.partner_client_id,
+            redeemed_at=now,
+        )
+
+
+# --- Reversing ---------------------------------------------------------------------------
+
+
+def redemption_reverse(
+    *, redemption_id: int, actor: Actor, reason: str = "", bound_store_code: str = ""
+) -> Redemption:
+    """Undo a redemption within the reversal window: the voucher goes back to the status
+    it had (claimed, or available for an unclaimed printed code; a card secret that was
+    never claimed goes to void). Locks the voucher, then the redemption — the same order
+    as redeeming, so the two cannot deadlock."""
+    found = Redemption.objects.filter(pk=redemption_id).select_related("store").first()
+    if found is None or (bound_store_code and found.store.code != bound_store_code):
+        raise NotFound(_("No redemption with this id."))
+    with transaction.atomic():
+        voucher = voucher_for_update(pk=found.voucher_id)
+        redemption = Redemption.objects.select_for_update().get(pk=redemption_id)
+        if redemption.status == Redemption.Status.REVERSED:
+            raise AlreadyReversed(reversed_at=redemption.reversed_at.isoformat())
+        now = timezone.now()
+        window = dt.timedelta(hours=settings.REDEMPTION_REVERSAL_WINDOW_HOURS)
+        if now > redemption.redeemed_at + window:
+            raise ReversalWindowPassed(
+                _("Redemptions can be reversed within %(hours)d hours.")
+                % {"hours": settings.REDEMPTION_REVERSAL_WINDOW_HOURS}
+            )
+        voucher_mark_unredeemed(
+            voucher=voucher,
+            to_status=redemption.voucher_status_before,
+            actor=actor,
+            context={"redemption": redemption.pk, "reason": reason},
+        )
+        redemption.status = Redemption.Status.REVERSED
+        redemption.reversed_at = now
+        redemption.reversal_reason = reason[:255]
+        redemption.reversed_by = actor.label
+        redemption.save(update_fields=["status", "reversed_at", "reversal_reason", "reversed_by"])
+        return redemption

@@ -1,0 +1,67 @@
+// Clerk page: keep the code box ready for the next scan, and scan QR codes with the camera
+// (the browser's BarcodeDetector where present, else the vendored jsQR 1.4.0; no CDN).
+(function () {
+  "use strict";
+  var input = document.getElementById("id_code");
+  var form = document.getElementById("code-form");
+  var cameraButton = document.getElementById("camera-button");
+  var video = document.getElementById("camera");
+  var canvas = document.getElementById("camera-frame");
+  if (!input || !form) return;
+
+  // After a result, select the box so the next scan replaces what is there.
+  input.focus();
+  input.select();
+
+  var canUseCamera = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+  if (!canUseCamera) return;
+  cameraButton.hidden = false;
+
+  var detector = null;
+  if ("BarcodeDetector" in window) {
+    try { detector = new window.BarcodeDetector({ formats: ["qr_code"] }); } catch (e) { detector = null; }
+  }
+
+  function found(text) {
+    stop();
+    input.value = text;
+    form.submit();
+  }
+
+  var stream = null;
+  function stop() {
+    if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    stream = null;
+    video.hidden = true;
+  }
+
+  function scanFrame() {
+    if (!stream) return;
+    if (detector) {
+      detector.detect(video).then(function (codes) {
+        if (codes.length) found(codes[0].rawValue); else requestAnimationFrame(scanFrame);
+      }).catch(function () { requestAnimationFrame(scanFrame); });
+      return;
+    }
+    if (video.readyState === video.HAVE_ENOUGH_DATA && window.jsQR) {
+      canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+      var ctx = canvas.getContext("2d");
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+      var image = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      var result = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
+      if (result && result.data) { found(result.data); return; }
+    }
+    requestAnimationFrame(scanFrame);
+  }
+
+  cameraButton.addEventListener("click", function () {
+    if (stream) { stop(); return; }
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (s) {
+      stream = s;
+      video.srcObject = s;
+      video.hidden = false;
+      video.play();
+      requestAnimationFrame(scanFrame);
+    }).catch(function () { cameraButton.hidden = true; });
+  });
+})();
