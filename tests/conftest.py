@@ -47,6 +47,17 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """A request in another language leaves it active in the thread; start each test in
+    the default language."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def partner_api(db):
     """`partner_api(scopes=[...], store_code="")` -> an APIClient authenticated as a new

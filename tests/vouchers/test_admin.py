@@ -31,6 +31,9 @@ def add_form(**overrides):
         "valid_days": "30",
         "per_member_limit": "1",
         "region": "",
+        # the redemption rule inline on the batch page (owned by the redemption app)
+        "redemption_rule-TOTAL_FORMS": "0",
+        "redemption_rule-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return data
