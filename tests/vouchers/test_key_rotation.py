@@ -5,6 +5,7 @@ from django.core.management import call_command
 
 from members import selectors as member_selectors
 from members.services import member_upsert
+from redemption.services import redemption_create, store_upsert
 from riskcontrol.actors import Actor
 from riskcontrol.crypto import DecryptionError, generate_key, key_id_of
 from riskcontrol.models import IdempotencyKey
@@ -54,6 +55,9 @@ def test_a_batch_made_under_key_a_works_after_rotating_to_b_and_removing_a(setti
     fresh = voucher_claim(batch_code="ROT", member_external_id="M1", actor=Actor.system())
     assert fresh.code == codes[fresh.voucher.serial]
     assert voucher_find_by_code(claimed["code"]).serial == claimed["voucher"]["serial"]
+    store_upsert(code="S001", name="Store")
+    redemption = redemption_create(store_code="S001", code=claimed["code"], actor=Actor.system())
+    assert redemption.voucher.serial == claimed["voucher"]["serial"]
     assert "Nothing left under older keys" in out.getvalue()
 
 
