@@ -289,9 +289,9 @@ class Voucher(models.Model):
             ),
         ]
         indexes = [
-            # Serves the claim query: the next available voucher of a batch.
+            # Serves the claim query: the next available voucher of a batch, by sequence.
             models.Index(
-                fields=["batch", "id"],
+                fields=["batch", "sequence"],
                 condition=Q(status="available"),
                 name="voucher_available_idx",
             ),

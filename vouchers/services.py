@@ -366,6 +366,81 @@ def _event(
 # --- Claiming ----------------------------------------------------------------------------
 
 
+_TAKE_NEXT_AVAILABLE = (
+    "UPDATE vouchers_voucher SET status = 'claimed', member_id = %s, channel = %s,"
+    " trace = CAST(%s AS jsonb), claimed_at = %s, expires_at = %s"
+    " WHERE status = 'available' AND id = ("
+    "  SELECT id FROM vouchers_voucher WHERE batch_id = %s AND status = 'available'"
+    "  ORDER BY sequence LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, sequence, serial, secret_ciphertext, key_id, face_value"
+)
+
+
+def _take_next_available(
+    *,
+    batch: VoucherBatch,
+    member,
+    channel: str,
+    trace: dict,
+    now: dt.datetime,
+    expires_at: dt.datetime | None,
+) -> Voucher | None:
+    """Mark the batch's next available voucher claimed; None when there is none.
+
+    The pick filters by batch_id alone, orders by sequence (served by the partial index
+    `voucher_available_idx` on (batch_id, sequence) WHERE available — ordering by id
+    let the planner walk the primary key over every claimed row instead), and takes its
+    row lock with SKIP LOCKED, so concurrent claims take different rows and never wait.
+    On PostgreSQL pick and mark are one statement (UPDATE ... WHERE id = (SELECT ... FOR
+    UPDATE SKIP LOCKED) RETURNING); elsewhere the same two steps run separately.
+    """
+    fields = {
+        "status": Voucher.Status.CLAIMED,
+        "member": member,
+        "channel": channel,
+        "trace": trace,
+        "claimed_at": now,
+        "expires_at": expires_at,
+        "batch": batch,
+    }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _TAKE_NEXT_AVAILABLE,
+                [member.pk, channel, json.dumps(trace), now, expires_at, batch.pk],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        pk, sequence, serial, ciphertext, key_id, face_value = row
+        return Voucher(
+            pk=pk,
+            sequence=sequence,
+            serial=serial,
+            secret_ciphertext=ciphertext,
+            key_id=key_id,
+            face_value=face_value,
+            **fields,
+        )
+    voucher = (
+        Voucher.objects.filter(batch_id=batch.pk, status=Voucher.Status.AVAILABLE)
+        .order_by("sequence")
+        .select_for_update(skip_locked=True, of=("self",))
+        .first()
+    )
+    if voucher is None:
+        return None
+    updates = {key: value for key, value in fields.items() if key != "batch"}
+    updated = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.AVAILABLE).update(
+        **updates
+    )
+    if updated != 1:  # pragma: no cover - the row lock makes this impossible
+        return None
+    for key, value in fields.items():
+        setattr(voucher, key, value)
+    return voucher
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     voucher: Voucher
@@ -383,12 +458,11 @@ def voucher_claim(
 ) -> ClaimResult:
     """Give the member the next available voucher of the batch.
 
-    Locks: the member's row when the batch has a per-member limit (so one member's
-    concurrent claims count each other), then one available voucher row with
-    SKIP LOCKED (filtered by batch_id, `of=self`: concurrent claims take different
-    rows and never wait on each other or on the batch row). The UPDATE is conditional
-    on status=available. Invariant: a voucher is held by at most one member, and a
-    member holds at most `per_member_limit` vouchers of a batch.
+    Locks: the member's row when the batch has a per-member limit (read together with
+    how many of the batch it holds, so one member's concurrent claims count each
+    other), then one available voucher row with SKIP LOCKED (`_take_next_available`).
+    No counter row, no lock on the batch row. Invariant: a voucher is held by at most
+    one member, and a member holds at most `per_member_limit` vouchers of a batch.
     """
     batch = VoucherBatch.objects.filter(code=batch_code).first()
     if batch is None:
@@ -404,6 +478,9 @@ def voucher_claim(
         raise ValidationFailed({"trace": [_("Keep the trace under 2 KB.")]})
 
     if batch.per_member_limit:
+        # Count in a statement of its own, after the lock: under READ COMMITTED a count
+        # computed in the locking statement would use the snapshot from before the wait
+        # and miss the voucher a concurrent claim of this member just committed.
         member = member_for_update(external_id=member_external_id)
         held = Voucher.objects.filter(batch_id=batch.pk, member_id=member.pk).count()
         if held >= batch.per_member_limit:
@@ -414,33 +491,12 @@ def voucher_claim(
     else:
         member = member_get(external_id=member_external_id)
 
-    voucher = (
-        Voucher.objects.filter(batch_id=batch.pk, status=Voucher.Status.AVAILABLE)
-        .order_by("id")
-        .select_for_update(skip_locked=True, of=("self",))
-        .first()
+    expires_at = batch.expiry_for_claim_at(now)
+    voucher = _take_next_available(
+        batch=batch, member=member, channel=channel, trace=trace, now=now, expires_at=expires_at
     )
     if voucher is None:
         raise SoldOut(_("Batch %(code)s has no voucher left.") % {"code": batch.code})
-
-    expires_at = batch.expiry_for_claim_at(now)
-    updated = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.AVAILABLE).update(
-        status=Voucher.Status.CLAIMED,
-        member_id=member.pk,
-        channel=channel,
-        trace=trace,
-        claimed_at=now,
-        expires_at=expires_at,
-    )
-    if updated != 1:  # pragma: no cover - the row lock makes this impossible
-        raise SoldOut()
-    voucher.status, voucher.member, voucher.channel, voucher.trace = (
-        Voucher.Status.CLAIMED,
-        member,
-        channel,
-        trace,
-    )
-    voucher.claimed_at, voucher.expires_at, voucher.batch = now, expires_at, batch
     _event(
         voucher=voucher,
         action=VoucherEvent.Action.CLAIM,
