@@ -512,7 +512,8 @@ class VoucherAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         "batch__kind",
-        ("batch", admin.RelatedOnlyFieldListFilter),
+        # Not RelatedOnlyFieldListFilter: that scans every voucher for distinct batches.
+        "batch",
         "claimed_at",
         "expires_at",
     ]

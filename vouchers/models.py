@@ -296,6 +296,12 @@ class Voucher(models.Model):
                 name="voucher_available_idx",
             ),
             models.Index(fields=["batch", "status"], name="voucher_batch_status_idx"),
+            # Serves the expiry task: live vouchers by expiry time.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["available", "claimed"]),
+                name="voucher_live_expiry_idx",
+            ),
             models.Index(fields=["member", "batch"], name="voucher_member_batch_idx"),
         ]
 

@@ -595,14 +595,19 @@ def _apply(
     actor: Actor,
     extra: dict | None = None,
     chunk_size: int = LIFECYCLE_CHUNK,
+    report_skipped: bool = True,
 ) -> TransitionReport:
     """Apply `rule` to the vouchers of `vouchers` that are in an allowed status; report
-    how many changed and how many were skipped, by status."""
-    skipped = dict(
-        vouchers.exclude(status__in=rule.from_statuses)
-        .values_list("status")
-        .annotate(n=models.Count("id"))
-        .order_by()
+    how many changed and (unless told not to) how many were skipped, by status."""
+    skipped = (
+        dict(
+            vouchers.exclude(status__in=rule.from_statuses)
+            .values_list("status")
+            .annotate(n=models.Count("id"))
+            .order_by()
+        )
+        if report_skipped
+        else {}
     )
     candidates = vouchers.filter(status__in=rule.from_statuses)
     bounds = candidates.aggregate(lo=models.Min("id"), hi=models.Max("id"))
@@ -805,7 +810,10 @@ def vouchers_expire_due(*, now: dt.datetime | None = None) -> ExpiryReport:
     now = now or timezone.now()
     actor = Actor.system("expiry")
     expired = _apply(
-        vouchers=Voucher.objects.filter(expires_at__lte=now), rule=EXPIRE, actor=actor
+        vouchers=Voucher.objects.filter(expires_at__lte=now),
+        rule=EXPIRE,
+        actor=actor,
+        report_skipped=False,
     ).changed
     closed = 0
     ended = VoucherBatch.objects.filter(valid_until__lte=now).exclude(
@@ -820,9 +828,15 @@ def vouchers_expire_due(*, now: dt.datetime | None = None) -> ExpiryReport:
             ):
                 _batch_event(batch=batch, action="close", detail="validity ended", actor=actor)
                 closed += 1
-    for batch in VoucherBatch.objects.filter(valid_until__lte=now):
+    ended_with_stock = VoucherBatch.objects.filter(
+        valid_until__lte=now, vouchers__status=S.AVAILABLE
+    ).distinct()
+    for batch in ended_with_stock:
         expired += _apply(
-            vouchers=batch.vouchers.filter(status=S.AVAILABLE), rule=EXPIRE, actor=actor
+            vouchers=batch.vouchers.filter(status=S.AVAILABLE),
+            rule=EXPIRE,
+            actor=actor,
+            report_skipped=False,
         ).changed
     return ExpiryReport(vouchers_expired=expired, batches_closed=closed)
 
