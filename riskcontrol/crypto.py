@@ -103,13 +103,18 @@ class Codec:
         return aead
 
     def encrypt(self, plaintext: str, *, aad: bytes) -> bytes:
+        return self.encrypt_bytes(plaintext.encode("utf-8"), aad=aad)
+
+    def decrypt(self, token: bytes, *, aad: bytes) -> str:
+        return self.decrypt_bytes(token, aad=aad).decode("utf-8")
+
+    def encrypt_bytes(self, data: bytes, *, aad: bytes) -> bytes:
         kid = self.keys[0][0]
         header = bytes([FORMAT_VERSION, len(kid)]) + kid.encode("ascii")
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead(kid).encrypt(nonce, plaintext.encode("utf-8"), header + aad)
-        return header + nonce + sealed
+        return header + nonce + self._aead(kid).encrypt(nonce, data, header + aad)
 
-    def decrypt(self, token: bytes, *, aad: bytes) -> str:
+    def decrypt_bytes(self, token: bytes, *, aad: bytes) -> bytes:
         token = bytes(token)
         kid = key_id_of(token)
         aead = self._aead(kid)
@@ -120,12 +125,11 @@ class Codec:
         nonce = token[header_len : header_len + NONCE_BYTES]
         body = token[header_len + NONCE_BYTES :]
         try:
-            plaintext = aead.decrypt(nonce, body, header + aad)
+            return aead.decrypt(nonce, body, header + aad)
         except InvalidTag:
             raise DecryptionError(
                 "Sealed value failed authentication (tampered, or bound to other data)."
             ) from None
-        return plaintext.decode("utf-8")
 
     def needs_rotation(self, token: bytes) -> bool:
         return key_id_of(token) != self.current_key_id

@@ -104,7 +104,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
 # Shared state between web processes (API throttles) lives here: Redis in production.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://"),
+    # Progress of long jobs, written by workers and read by web processes: shared.
+    "progress": env.cache(
+        "PROGRESS_CACHE_URL",
+        default=env.str("CACHE_URL", default="") or f"filecache://{VAR_DIR / 'progress-cache'}",
+    ),
+}
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -180,6 +187,10 @@ RISK_REDIS_URL = env.str(
     if "redis" in CACHES["default"]["BACKEND"].lower()
     else "",
 )
+# Uploaded card-stock files, sealed (never plaintext); leftovers removed after 24 h.
+CARD_STOCK_UPLOAD_DIR = env.path("CARD_STOCK_UPLOAD_DIR", default=VAR_DIR / "imports")
+# Files above this many rows are validated and imported by a worker, with a progress bar.
+CARD_STOCK_SYNC_ROWS = env.int("CARD_STOCK_SYNC_ROWS", default=10_000)
 REDEMPTION_REVERSAL_WINDOW_HOURS = env.int("REDEMPTION_REVERSAL_WINDOW_HOURS", default=24)
 PRESENTATION_TOKEN_SECONDS = env.int("PRESENTATION_TOKEN_SECONDS", default=120)
 # Requests per partner client ("6000/min"); empty turns the throttle off.

@@ -23,6 +23,7 @@ from .base import STORAGES
 # Tasks run inline in tests; the real-worker tests switch this off for themselves.
 CELERY_TASK_ALWAYS_EAGER = True
 BATCH_STOCK_CACHE_SECONDS = 0
+CARD_STOCK_UPLOAD_DIR = BASE_DIR / "var" / "test-imports"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     **STORAGES,

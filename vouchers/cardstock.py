@@ -1,0 +1,589 @@
+"""Card-stock import: wholesale card secrets from CSV (UTF-8, UTF-8 with BOM, GBK) or
+XLSX, validated with a row-level report before anything is written, then imported all
+or nothing.
+
+Two streaming passes over the file keep memory flat whatever its size: the first
+validates every row and remembers only the blind-index prefixes it has seen and the rows
+it rejected; the second re-reads the file and writes the accepted rows in one
+transaction (PostgreSQL: COPY into a temporary table, then INSERT ... SELECT).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, BinaryIO
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from riskcontrol.actors import Actor
+from riskcontrol.crypto import codec, normalise_code
+from riskcontrol.errors import DomainError, ValidationFailed
+
+from .models import CardStockImport, Voucher, VoucherBatch
+from .secrets import code_aad, code_index
+
+MAX_CODE_LENGTH = 128
+MAX_SERIAL_LENGTH = 128
+MAX_REGION_LENGTH = 64
+MAX_ISSUES_KEPT = 10_000
+LOOKUP_CHUNK = 5_000
+WRITE_CHUNK = 20_000
+
+HEADERS = {
+    "code": "code",
+    "卡密": "code",
+    "serial": "serial",
+    "卡号": "serial",
+    "expires_at": "expires_at",
+    "有效期": "expires_at",
+    "face_value": "face_value",
+    "面值": "face_value",
+    "cost": "cost",
+    "成本": "cost",
+    "region": "region",
+    "地区": "region",
+}
+_VISIBLE_ASCII = re.compile(r"^[\x21-\x7e]+$")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
+_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+
+# Report categories, in the order a row is checked.
+ACCEPTED = "accepted"
+DUPLICATE_IN_FILE = "duplicate_in_file"
+ALREADY_IN_DATABASE = "already_in_database"
+EMPTY = "empty"
+TOO_LONG = "too_long"
+ILLEGAL_CHARACTERS = "illegal_characters"
+BAD_DATE = "bad_date"
+EXPIRED = "expired"
+BAD_AMOUNT = "bad_amount"
+BAD_SERIAL = "bad_serial"
+BAD_REGION = "bad_region"
+
+
+class ImportBlocked(DomainError):
+    code = "import_blocked"
+    title = _("The import was not carried out.")
+
+
+@dataclass
+class RowIssue:
+    row: int
+    kind: str
+    message: str
+    masked_code: str
+
+
+@dataclass
+class ImportReport:
+    file_name: str
+    file_format: str = ""
+    encoding: str = ""
+    rows_total: int = 0
+    counts: Counter = field(default_factory=Counter)
+    issues: list[RowIssue] = field(default_factory=list)
+    imported: int = 0
+    blocked: bool = False
+    dry_run: bool = False
+
+    @property
+    def accepted(self) -> int:
+        return self.counts[ACCEPTED]
+
+    @property
+    def rejected(self) -> int:
+        return self.rows_total - self.accepted
+
+    def add_issue(self, issue: RowIssue) -> None:
+        self.counts[issue.kind] += 1
+        if len(self.issues) < MAX_ISSUES_KEPT:
+            self.issues.append(issue)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file_name": self.file_name,
+            "format": self.file_format,
+            "encoding": self.encoding,
+            "rows": self.rows_total,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "by_kind": dict(sorted(self.counts.items())),
+            "imported": self.imported,
+            "blocked": self.blocked,
+            "dry_run": self.dry_run,
+            "issues": [issue.__dict__ for issue in self.issues],
+        }
+
+
+def mask(code: str) -> str:
+    return f"{code[:2]}****{code[-2:]}" if len(code) >= 8 else "****"
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+def _detect_encoding(stream: BinaryIO) -> str:
+    """UTF-8 with BOM, UTF-8, or else GBK (gb18030, its superset): spreadsheet exports."""
+    head = stream.read(3)
+    stream.seek(0)
+    if head == codecs.BOM_UTF8:
+        return "utf-8-sig"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := stream.read(1024 * 1024):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"
+    finally:
+        stream.seek(0)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number as the operator sees it, {column: text}) for every data row."""
+    head = stream.read(4)
+    stream.seek(0)
+    if head == b"PK\x03\x04":
+        yield from _xlsx_rows(stream, report)
+        return
+    report.file_format, report.encoding = "csv", _detect_encoding(stream)
+    text = io.TextIOWrapper(stream, encoding=report.encoding, newline="")
+    try:
+        reader = csv.reader(text)
+        header = next(reader, None)
+        columns = _columns(header)
+        for number, values in enumerate(reader, start=2):
+            if not any(value.strip() for value in values):
+                continue
+            yield (
+                number,
+                {name: values[i] if i < len(values) else "" for name, i in columns.items()},
+            )
+    finally:
+        text.detach()
+
+
+def _xlsx_rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
+    from openpyxl import load_workbook
+
+    report.file_format, report.encoding = "xlsx", ""
+    workbook = load_workbook(stream, read_only=True, data_only=True)
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        columns = _columns([_cell(value) for value in header] if header else None)
+        for number, values in enumerate(rows, start=2):
+            cells = [_cell(value) for value in values]
+            if not any(cell.strip() for cell in cells):
+                continue
+            yield number, {name: cells[i] if i < len(cells) else "" for name, i in columns.items()}
+    finally:
+        workbook.close()
+
+
+def _columns(header: list[str] | None) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for i, name in enumerate(header or []):
+        key = HEADERS.get(name.strip().lstrip("\ufeff").lower())
+        if key and key not in columns:
+            columns[key] = i
+    if "code" not in columns:
+        raise ValidationFailed(
+            {"file": [_("The first row must name the columns, with a “code” (卡密) column.")]}
+        )
+    return columns
+
+
+# --- Validating one row ---------------------------------------------------------------------
+
+
+@dataclass
+class CleanRow:
+    row: int
+    code: str
+    index: bytes
+    serial: str
+    expires_at: dt.datetime | None
+    face_value: Decimal | None
+    cost: Decimal | None
+    region: str
+
+
+def _amount(text: str) -> Decimal | None:
+    text = text.strip().replace(",", "").lstrip("¥￥")
+    if not text:
+        return None
+    value = Decimal(text)
+    if (
+        not value.is_finite()
+        or value < 0
+        or value >= Decimal("1e10")
+        or value != value.quantize(Decimal("0.01"))
+    ):
+        raise InvalidOperation
+    return value.quantize(Decimal("0.01"))
+
+
+def _expiry(text: str) -> dt.datetime | None:
+    text = text.strip()
+    if not text:
+        return None
+    zone = timezone.get_current_timezone()
+    for pattern in _DATETIME_FORMATS:
+        try:
+            return dt.datetime.strptime(text, pattern).replace(tzinfo=zone)
+        except ValueError:
+            pass
+    for pattern in _DATE_FORMATS:
+        try:
+            day = dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+        # A date alone means "valid through that day" in the platform's time zone.
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    raise ValueError(text)
+
+
+def _clean(
+    number: int, values: dict[str, str], batch: VoucherBatch, now: dt.datetime
+) -> CleanRow | RowIssue:
+    raw = values.get("code", "")
+    code = normalise_code(raw, batch.code_format)
+    masked = mask(code)
+    if not code:
+        return RowIssue(number, EMPTY, _("The code is empty."), "")
+    if len(code) > MAX_CODE_LENGTH:
+        return RowIssue(
+            number,
+            TOO_LONG,
+            _("The code is longer than %(max)d characters.") % {"max": MAX_CODE_LENGTH},
+            masked,
+        )
+    if not _VISIBLE_ASCII.match(code):
+        return RowIssue(
+            number,
+            ILLEGAL_CHARACTERS,
+            _("The code may hold only letters, digits and visible symbols (no spaces)."),
+            masked,
+        )
+    serial = values.get("serial", "").strip()
+    if len(serial) > MAX_SERIAL_LENGTH:
+        return RowIssue(
+            number,
+            BAD_SERIAL,
+            _("The serial is longer than %(max)d characters.") % {"max": MAX_SERIAL_LENGTH},
+            masked,
+        )
+    try:
+        expires_at = _expiry(values.get("expires_at", ""))
+    except ValueError:
+        return RowIssue(
+            number,
+            BAD_DATE,
+            _("Cannot read the expiry date (use 2026-12-31 or 2026-12-31 23:59)."),
+            masked,
+        )
+    if expires_at is not None and expires_at <= now:
+        return RowIssue(number, EXPIRED, _("The expiry date has passed."), masked)
+    try:
+        face_value = _amount(values.get("face_value", ""))
+        cost = _amount(values.get("cost", ""))
+    except (InvalidOperation, ValueError):
+        return RowIssue(
+            number,
+            BAD_AMOUNT,
+            _("An amount is not a number of at most two decimals, 0 or more."),
+            masked,
+        )
+    region = values.get("region", "").strip()
+    if len(region) > MAX_REGION_LENGTH:
+        return RowIssue(
+            number,
+            BAD_REGION,
+            _("The region is longer than %(max)d characters.") % {"max": MAX_REGION_LENGTH},
+            masked,
+        )
+    return CleanRow(number, code, code_index(code), serial, expires_at, face_value, cost, region)
+
+
+# --- The two passes ------------------------------------------------------------------------
+
+
+def _validated(
+    stream: BinaryIO, batch: VoucherBatch, report: ImportReport, rejected: set[int]
+) -> Iterator[CleanRow]:
+    """Validate every row; yield accepted rows; record issues and rejected row numbers.
+    In-file duplicates are found through 16-byte prefixes of the blind index (a false
+    match needs a 2^-128 collision), database duplicates in chunked index lookups."""
+    seen: set[bytes] = set()
+    serials: set[str] = set()
+    pending: list[CleanRow] = []
+    now = timezone.now()
+
+    def flush() -> Iterator[CleanRow]:
+        indexes = [row.index for row in pending]
+        existing = {
+            bytes(i)
+            for i in Voucher.objects.filter(secret_index__in=indexes).values_list(
+                "secret_index", flat=True
+            )
+        }
+        batch_serials = [row.serial for row in pending if row.serial]
+        taken_serials = (
+            set(
+                Voucher.objects.filter(batch=batch, supplier_serial__in=batch_serials).values_list(
+                    "supplier_serial", flat=True
+                )
+            )
+            if batch_serials
+            else set()
+        )
+        for row in pending:
+            if row.index in existing:
+                issue = RowIssue(
+                    row.row,
+                    ALREADY_IN_DATABASE,
+                    _("This code is already in the system."),
+                    mask(row.code),
+                )
+            elif row.serial and row.serial in taken_serials:
+                issue = RowIssue(
+                    row.row, BAD_SERIAL, _("This serial is already in the batch."), mask(row.code)
+                )
+            else:
+                report.counts[ACCEPTED] += 1
+                yield row
+                continue
+            report.add_issue(issue)
+            rejected.add(row.row)
+        pending.clear()
+
+    for number, values in _rows(stream, report):
+        report.rows_total += 1
+        result = _clean(number, values, batch, now)
+        if isinstance(result, CleanRow):
+            prefix = result.index[:16]
+            if prefix in seen:
+                result = RowIssue(
+                    number,
+                    DUPLICATE_IN_FILE,
+                    _("This code appears earlier in the file."),
+                    mask(result.code),
+                )
+            elif result.serial and result.serial in serials:
+                result = RowIssue(
+                    number,
+                    BAD_SERIAL,
+                    _("This serial appears earlier in the file."),
+                    mask(result.code),
+                )
+            else:
+                seen.add(prefix)
+                if result.serial:
+                    serials.add(result.serial)
+                pending.append(result)
+                if len(pending) >= LOOKUP_CHUNK:
+                    yield from flush()
+                continue
+        report.add_issue(result)
+        rejected.add(number)
+    yield from flush()
+
+
+_STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS card_stock_stage ("
+    " batch_id bigint, sequence integer, serial text, supplier_serial text,"
+    " secret_ciphertext bytea, secret_index bytea, key_id text, expires_at timestamptz,"
+    " face_value numeric(12,2), cost numeric(12,2), region text, import_job_id bigint"
+    ") ON COMMIT DROP"
+)
+_STAGE_COLUMNS = (
+    "batch_id, sequence, serial, supplier_serial, secret_ciphertext, secret_index, key_id,"
+    " expires_at, face_value, cost, region, import_job_id"
+)
+_STAGE_INSERT = (  # constants only
+    f"INSERT INTO vouchers_voucher ({_STAGE_COLUMNS}, status, frozen_from, channel, trace,"  # noqa: S608
+    " created_at)"
+    f" SELECT {_STAGE_COLUMNS}, 'available', '', '', '{{}}'::jsonb, now() FROM card_stock_stage"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _write(rows: list[tuple]) -> int:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_STAGE_DDL)
+            cursor.execute("DELETE FROM card_stock_stage")
+            with cursor.cursor.copy(
+                f"COPY card_stock_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(
+                    [
+                        "int8",
+                        "int4",
+                        "text",
+                        "text",
+                        "bytea",
+                        "bytea",
+                        "text",
+                        "timestamptz",
+                        "numeric",
+                        "numeric",
+                        "text",
+                        "int8",
+                    ]
+                )
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_STAGE_INSERT)
+            return cursor.rowcount
+    fields = [
+        "batch_id",
+        "sequence",
+        "serial",
+        "supplier_serial",
+        "secret_ciphertext",
+        "secret_index",
+        "key_id",
+        "expires_at",
+        "face_value",
+        "cost",
+        "region",
+        "import_job_id",
+    ]
+    Voucher.objects.bulk_create([Voucher(**dict(zip(fields, row, strict=True))) for row in rows])
+    return len(rows)
+
+
+def card_stock_import(
+    *,
+    batch: VoucherBatch,
+    open_file: Callable[[], BinaryIO],
+    file_name: str,
+    actor: Actor,
+    dry_run: bool = False,
+    skip_rejected: bool = False,
+    import_job: CardStockImport | None = None,
+    on_progress: Callable[[str, int, int], Any] | None = None,
+) -> ImportReport:
+    """Validate a card-stock file and (unless `dry_run`) import its accepted rows into
+    `batch`, all in one transaction. Rejected rows block the import unless
+    `skip_rejected`. `open_file()` is called once per pass. Nothing is written by the
+    validation pass; a failure anywhere in the import pass leaves no voucher behind.
+
+    Locks the batch row for the import pass (imports into one batch queue up; sequence
+    numbers stay gapless). Codes that another import wrote between the passes make the
+    import fail as a whole, with a message to validate again.
+    """
+    if batch.kind != VoucherBatch.Kind.CARD_SECRET or batch.source != VoucherBatch.Source.IMPORTED:
+        raise ValidationFailed(
+            {"batch": [_("Card stock is imported into an empty card-secret batch.")]}
+        )
+    progress = on_progress or (lambda *_args: None)
+    report = ImportReport(file_name=file_name, dry_run=dry_run)
+    rejected: set[int] = set()
+    with open_file() as stream:
+        for _row in _validated(stream, batch, report, rejected):
+            if report.rows_total % 10_000 == 0:
+                progress("validating", report.rows_total, 0)
+    report.issues.sort(key=lambda issue: issue.row)
+    progress("validated", report.rows_total, report.rows_total)
+    if dry_run:
+        return report
+    if report.rejected and not skip_rejected:
+        report.blocked = True
+        return report
+    if not report.accepted:
+        return report
+
+    sealer = codec()
+    key_id = sealer.current_key_id
+    with transaction.atomic():
+        locked = VoucherBatch.objects.select_for_update().get(pk=batch.pk)
+        last = (
+            Voucher.objects.filter(batch=locked)
+            .order_by("-sequence")
+            .values_list("sequence", flat=True)
+            .first()
+            or 0
+        )
+        buffer: list[tuple] = []
+        written = 0
+        replay = ImportReport(file_name=file_name)
+        with open_file() as stream:
+            for row in _validated(stream, locked, replay, set()):
+                if row.row in rejected:
+                    continue
+                last += 1
+                serial = f"{locked.code}-{last:06d}"
+                buffer.append((
+                    locked.pk, last, serial, row.serial,
+                    sealer.encrypt(row.code, aad=code_aad(locked.code, serial)), row.index, key_id,
+                    row.expires_at, row.face_value, row.cost, row.region,
+                    import_job.pk if import_job else None,
+                ))  # fmt: skip
+                if len(buffer) >= WRITE_CHUNK:
+                    written += _checked_write(buffer)
+                    progress("importing", written, report.accepted)
+        written += _checked_write(buffer)
+        if written != report.accepted:
+            raise ImportBlocked(
+                _(
+                    "%(n)d codes were added by someone else since the file was checked; "
+                    "check the file again."
+                )
+                % {"n": report.accepted - written}
+            )
+        report.imported = written
+        progress("imported", written, report.accepted)
+    return report
+
+
+def _checked_write(buffer: list[tuple]) -> int:
+    if not buffer:
+        return 0
+    inserted = _write(buffer)
+    expected = len(buffer)
+    buffer.clear()
+    if inserted != expected:
+        raise ImportBlocked(
+            _(
+                "%(n)d codes were added by someone else since the file was checked; "
+                "check the file again."
+            )
+            % {"n": expected - inserted}
+        )
+    return inserted
+
+
+def report_csv(report: ImportReport) -> str:
+    """The report as CSV for download (masked codes only)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "kind", "message", "code (masked)"])
+    for issue in report.issues:
+        writer.writerow([issue.row, issue.kind, issue.message, issue.masked_code])
+    return out.getvalue()
