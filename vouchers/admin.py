@@ -1,20 +1,30 @@
 from __future__ import annotations
 
+import csv
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from riskcontrol.actors import Actor
 from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
 from riskcontrol.errors import DomainError, ValidationFailed
 
 from . import selectors
+from .cardstock import (
+    card_stock_job_abandon,
+    card_stock_job_confirm,
+    card_stock_job_start,
+    card_stock_progress,
+)
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from .services import (
     BATCH_RULE_FIELDS,
@@ -34,6 +44,7 @@ from .services import (
     vouchers_unfreeze,
     vouchers_void,
 )
+from .upload_store import EncryptingUploadHandler, delete_upload
 
 VALUE_FIELDS = [
     "kind",
@@ -279,8 +290,51 @@ class VoucherBatchAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.progress_view),
                 name="vouchers_voucherbatch_progress",
             ),
+            path(
+                "<int:pk>/import/",
+                self.admin_site.admin_view(self.import_view),
+                name="vouchers_voucherbatch_import",
+            ),
             *super().get_urls(),
         ]
+
+    @method_decorator(csrf_exempt)
+    def import_view(self, request: HttpRequest, pk: int):
+        """Upload card stock. The file is sealed as it streams in (no plaintext temporary
+        file): the upload handler is set before anything reads the body, and the CSRF
+        check runs after it (Django's documented pattern for custom upload handlers)."""
+        request.upload_handlers = [EncryptingUploadHandler(request)]
+        return csrf_protect(self._import_view)(request, pk)
+
+    def _import_view(self, request: HttpRequest, pk: int):
+        if not request.user.has_perm("vouchers.add_cardstockimport"):
+            raise PermissionDenied
+        batch = get_object_or_404(VoucherBatch, pk=pk)
+        form = CardStockUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            uploaded = form.cleaned_data["file"]
+            job = card_stock_job_start(
+                batch=batch,
+                upload_id=uploaded.upload_id,
+                file_name=uploaded.name,
+                actor=Actor.for_user(request.user, request),
+            )
+            return HttpResponseRedirect(
+                reverse("admin:vouchers_cardstockimport_report", args=[job.pk])
+            )
+        if request.method == "POST":
+            for uploaded in request.FILES.values():
+                delete_upload(uploaded.upload_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import card stock"),
+            "opts": self.model._meta,
+            "original": batch,
+            "form": form,
+            "importable": batch.kind == VoucherBatch.Kind.CARD_SECRET
+            and batch.source == VoucherBatch.Source.IMPORTED,
+        }
+        return TemplateResponse(request, "admin/vouchers/cardstockimport/upload.html", context)
 
     def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         if not self.has_view_permission(request):
@@ -302,6 +356,11 @@ class VoucherBatchAdmin(admin.ModelAdmin):
         extra = {}
         if batch is not None:
             extra = {
+                "import_url": reverse("admin:vouchers_voucherbatch_import", args=[batch.pk])
+                if batch.kind == VoucherBatch.Kind.CARD_SECRET
+                and batch.source == VoucherBatch.Source.IMPORTED
+                and request.user.has_perm("vouchers.add_cardstockimport")
+                else "",
                 "stock": selectors.batch_stock(batch_id=batch.pk, max_age=0),
                 "progress_url": reverse("admin:vouchers_voucherbatch_progress", args=[batch.pk]),
                 "status_labels": dict(Voucher.Status.choices),
@@ -678,6 +737,17 @@ class VoucherAdmin(admin.ModelAdmin):
         )
 
 
+class CardStockUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "CSV (UTF-8 or GBK) or XLSX. First row: column names — code (卡密), and "
+            "optionally serial (卡号), expires_at (有效期), face_value (面值), cost (成本), "
+            "region (地区)."
+        ),
+    )
+
+
 @admin.register(CardStockImport)
 class CardStockImportAdmin(admin.ModelAdmin):
     list_display = [
@@ -694,9 +764,10 @@ class CardStockImportAdmin(admin.ModelAdmin):
     search_fields = ["file_name", "batch__code"]
     list_select_related = ["batch", "created_by"]
     actions = ["void_vouchers"]
+    exclude = ["report"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in CardStockImport._meta.fields]
+        return [field.name for field in CardStockImport._meta.fields if field.name != "report"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -706,6 +777,116 @@ class CardStockImportAdmin(admin.ModelAdmin):
 
     def has_void_permission(self, request) -> bool:
         return request.user.has_perm("vouchers.void_voucher")
+
+    def get_urls(self):
+        def view(function, name):
+            return path(
+                f"<int:pk>/{name}/",
+                self.admin_site.admin_view(function),
+                name=f"vouchers_cardstockimport_{name.replace('.', '_')}",
+            )
+
+        return [
+            view(self.report_view, "report"),
+            view(self.progress_view, "progress"),
+            view(self.confirm_view, "confirm"),
+            view(self.abandon_view, "abandon"),
+            view(self.report_csv_view, "report.csv"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(
+            reverse("admin:vouchers_cardstockimport_report", args=[object_id])
+        )
+
+    def report_view(self, request: HttpRequest, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(CardStockImport.objects.select_related("batch"), pk=pk)
+        report = job.report or {}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Card-stock import: %(file)s") % {"file": job.file_name},
+            "opts": self.model._meta,
+            "job": job,
+            "report": report,
+            "by_kind": sorted((report.get("by_kind") or {}).items()),
+            "issues": (report.get("issues") or [])[:200],
+            "more_issues": max(0, len(report.get("issues") or []) - 200),
+            "busy": job.status
+            in (CardStockImport.Status.VALIDATING, CardStockImport.Status.IMPORTING),
+            "can_confirm": job.status == CardStockImport.Status.VALIDATED
+            and request.user.has_perm("vouchers.add_cardstockimport")
+            and report.get("accepted", 0) > 0,
+            "progress": card_stock_progress(job),
+        }
+        return TemplateResponse(request, "admin/vouchers/cardstockimport/report.html", context)
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return JsonResponse(card_stock_progress(get_object_or_404(CardStockImport, pk=pk)))
+
+    def confirm_view(self, request: HttpRequest, pk: int):
+        if request.method != "POST" or not request.user.has_perm("vouchers.add_cardstockimport"):
+            raise PermissionDenied
+        job = get_object_or_404(CardStockImport, pk=pk)
+        skip = request.POST.get("skip_rejected") == "on"
+        if job.rows_rejected and not skip:
+            self.message_user(
+                request,
+                _(
+                    "Some rows were rejected. Tick “skip rejected rows” to import the others, "
+                    "or fix the file."
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:vouchers_cardstockimport_report", args=[pk]))
+        try:
+            job = card_stock_job_confirm(
+                job=job, skip_rejected=skip, actor=Actor.for_user(request.user, request)
+            )
+        except DomainError as error:
+            self.message_user(request, str(error.detail), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:vouchers_cardstockimport_report", args=[pk]))
+        if job.status == CardStockImport.Status.IMPORTED:
+            self.message_user(
+                request,
+                _("%(count)s vouchers imported into %(batch)s.")
+                % {"count": f"{job.rows_imported:,}", "batch": job.batch.code},
+                messages.SUCCESS,
+            )
+        elif job.status == CardStockImport.Status.FAILED:
+            self.message_user(
+                request, job.error or _("The import failed; nothing was written."), messages.ERROR
+            )
+        return HttpResponseRedirect(reverse("admin:vouchers_cardstockimport_report", args=[pk]))
+
+    def abandon_view(self, request: HttpRequest, pk: int):
+        if request.method != "POST" or not request.user.has_perm("vouchers.add_cardstockimport"):
+            raise PermissionDenied
+        job = get_object_or_404(CardStockImport, pk=pk)
+        card_stock_job_abandon(job=job)
+        self.message_user(
+            request, _("Import abandoned; the uploaded file was deleted."), messages.INFO
+        )
+        return HttpResponseRedirect(
+            reverse("admin:vouchers_voucherbatch_change", args=[job.batch_id])
+        )
+
+    def report_csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(CardStockImport, pk=pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
+        response.write("\ufeff")  # so spreadsheet programs read it as UTF-8
+        writer = csv.writer(response)
+        writer.writerow(["row", "kind", "message", "code (masked)"])
+        for issue in (job.report or {}).get("issues", []):
+            writer.writerow([issue["row"], issue["kind"], issue["message"], issue["masked_code"]])
+        return response
 
     @admin.action(description=_("Void every voucher from the selected files"), permissions=["void"])
     def void_vouchers(self, request, queryset):

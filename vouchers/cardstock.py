@@ -167,7 +167,8 @@ def _rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, dict[st
     head = stream.read(4)
     stream.seek(0)
     if head == b"PK\x03\x04":
-        yield from _xlsx_rows(stream, report)
+        # A zip needs random access; XLSX is compressed, so holding it in memory is cheap.
+        yield from _xlsx_rows(io.BytesIO(stream.read()), report)
         return
     report.file_format, report.encoding = "csv", _detect_encoding(stream)
     text = io.TextIOWrapper(stream, encoding=report.encoding, newline="")
@@ -587,3 +588,199 @@ def report_csv(report: ImportReport) -> str:
     for issue in report.issues:
         writer.writerow([issue.row, issue.kind, issue.message, issue.masked_code])
     return out.getvalue()
+
+
+# --- Import jobs: the admin's upload -> report -> confirm, in the web process or a worker ---
+
+
+def estimate_rows(open_file: Callable[[], BinaryIO]) -> int:
+    """Data rows in a file, cheaply: newlines for CSV, the sheet's extent for XLSX."""
+    with open_file() as stream:
+        head = stream.read(4)
+        stream.seek(0)
+        if head == b"PK\x03\x04":
+            from openpyxl import load_workbook
+
+            workbook = load_workbook(io.BytesIO(stream.read()), read_only=True)
+            try:
+                return max(0, (workbook.worksheets[0].max_row or 1) - 1)
+            finally:
+                workbook.close()
+        lines = 0
+        while chunk := stream.read(1024 * 1024):
+            lines += chunk.count(b"\n")
+        return max(0, lines - 1)
+
+
+def _progress_key(job_id: int) -> str:
+    return f"card-stock-import:{job_id}"
+
+
+def card_stock_progress(job: CardStockImport) -> dict[str, Any]:
+    from django.core.cache import caches
+
+    progress = caches["progress"].get(_progress_key(job.pk)) or {}
+    return {"status": job.status, "error": job.error, **progress}
+
+
+def _progress_writer(job_id: int) -> Callable[[str, int, int], None]:
+    """Progress goes out of band (the shared progress cache): the import's own
+    transaction is invisible to the page that polls it."""
+    from django.core.cache import caches
+
+    cache = caches["progress"]
+
+    def write(stage: str, done: int, total: int) -> None:
+        cache.set(_progress_key(job_id), {"stage": stage, "done": done, "total": total}, 24 * 3600)
+
+    return write
+
+
+def card_stock_job_start(
+    *, batch: VoucherBatch, upload_id: str, file_name: str, actor: Actor
+) -> CardStockImport:
+    """Register an uploaded (sealed) file and check it: here for small files, in a
+    worker (with progress) for files above `CARD_STOCK_SYNC_ROWS` rows."""
+    from django.conf import settings
+
+    from .upload_store import open_upload
+
+    job = CardStockImport.objects.create(
+        batch=batch,
+        file_name=file_name[:255],
+        upload_id=upload_id,
+        status=CardStockImport.Status.VALIDATING,
+        created_by_id=actor.user_id,
+    )
+    try:
+        rows = estimate_rows(lambda: open_upload(upload_id))
+    except Exception:
+        rows = 0
+    if rows > settings.CARD_STOCK_SYNC_ROWS:
+        from .tasks import card_stock_validate_task
+
+        _progress_writer(job.pk)("validating", 0, rows)
+        card_stock_validate_task.delay_on_commit(job.pk)
+    else:
+        card_stock_job_validate(job_id=job.pk)
+        job.refresh_from_db()
+    return job
+
+
+def _fail(job: CardStockImport, message: str) -> None:
+    from .upload_store import delete_upload
+
+    job.status, job.error, job.finished_at = (
+        CardStockImport.Status.FAILED,
+        message[:255],
+        timezone.now(),
+    )
+    job.save(update_fields=["status", "error", "finished_at"])
+    if job.upload_id:
+        delete_upload(job.upload_id)
+
+
+def card_stock_job_validate(*, job_id: int) -> CardStockImport:
+    """The validation pass of a job (no voucher written); the report is kept on the job."""
+    from .upload_store import open_upload
+
+    job = CardStockImport.objects.select_related("batch").get(pk=job_id)
+    if job.status != CardStockImport.Status.VALIDATING:
+        return job
+    try:
+        report = card_stock_import(
+            batch=job.batch,
+            open_file=lambda: open_upload(job.upload_id),
+            file_name=job.file_name,
+            actor=Actor.system("card-stock import"),
+            dry_run=True,
+            on_progress=_progress_writer(job.pk),
+        )
+    except DomainError as error:
+        _fail(job, str(error.errors if isinstance(error, ValidationFailed) else error.detail))
+        return job
+    except (UnicodeDecodeError, csv.Error, OSError, ValueError, KeyError) as error:
+        _fail(job, _("The file cannot be read: %(error)s") % {"error": type(error).__name__})
+        return job
+    job.report = report.as_dict()
+    job.rows_total, job.rows_rejected = report.rows_total, report.rejected
+    job.status = CardStockImport.Status.VALIDATED
+    job.save(update_fields=["report", "rows_total", "rows_rejected", "status"])
+    return job
+
+
+def card_stock_job_confirm(
+    *, job: CardStockImport, skip_rejected: bool, actor: Actor
+) -> CardStockImport:
+    """The operator confirmed the report: import, here or in a worker (large files)."""
+    from django.conf import settings
+
+    updated = CardStockImport.objects.filter(
+        pk=job.pk, status=CardStockImport.Status.VALIDATED
+    ).update(status=CardStockImport.Status.IMPORTING, skip_rejected=skip_rejected)
+    if not updated:
+        raise ImportBlocked(_("This import is not waiting for confirmation."))
+    if job.rows_total > settings.CARD_STOCK_SYNC_ROWS:
+        from .tasks import card_stock_import_task
+
+        _progress_writer(job.pk)("importing", 0, job.rows_total - job.rows_rejected)
+        card_stock_import_task.delay_on_commit(job.pk)
+    else:
+        card_stock_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def card_stock_job_run(*, job_id: int) -> CardStockImport:
+    """The import pass of a confirmed job. Safe to retry: a job runs once (IMPORTING ->
+    IMPORTED/FAILED), and the import itself is one transaction."""
+    from .upload_store import delete_upload, open_upload
+
+    job = CardStockImport.objects.select_related("batch").get(pk=job_id)
+    if job.status != CardStockImport.Status.IMPORTING:
+        return job
+    try:
+        report = card_stock_import(
+            batch=job.batch,
+            open_file=lambda: open_upload(job.upload_id),
+            file_name=job.file_name,
+            actor=Actor.system("card-stock import"),
+            skip_rejected=job.skip_rejected,
+            import_job=job,
+            on_progress=_progress_writer(job.pk),
+        )
+    except DomainError as error:
+        _fail(job, str(error.detail))
+        return job
+    job.rows_imported = report.imported
+    job.status = (
+        CardStockImport.Status.IMPORTED if report.imported else CardStockImport.Status.FAILED
+    )
+    job.error = "" if report.imported else _("Nothing was imported.")
+    job.finished_at = timezone.now()
+    job.save(update_fields=["rows_imported", "status", "error", "finished_at"])
+    delete_upload(job.upload_id)
+    return job
+
+
+def card_stock_job_abandon(*, job: CardStockImport) -> None:
+    from .upload_store import delete_upload
+
+    CardStockImport.objects.filter(
+        pk=job.pk,
+        status__in=[CardStockImport.Status.VALIDATING, CardStockImport.Status.VALIDATED],
+    ).update(status=CardStockImport.Status.ABANDONED, finished_at=timezone.now())
+    if job.upload_id:
+        delete_upload(job.upload_id)
+
+
+def card_stock_uploads_cleanup() -> int:
+    """Hourly: sealed uploads older than 24 h are removed and their jobs abandoned."""
+    from .upload_store import delete_stale_uploads
+
+    cutoff = timezone.now() - dt.timedelta(hours=24)
+    CardStockImport.objects.filter(
+        created_at__lt=cutoff,
+        status__in=[CardStockImport.Status.VALIDATING, CardStockImport.Status.VALIDATED],
+    ).update(status=CardStockImport.Status.ABANDONED, finished_at=timezone.now())
+    return delete_stale_uploads()

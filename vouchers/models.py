@@ -331,6 +331,10 @@ class CardStockImport(models.Model):
     rows_total = models.PositiveIntegerField(_("rows"), default=0)
     rows_imported = models.PositiveIntegerField(_("imported"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    upload_id = models.CharField(max_length=64, blank=True, editable=False)
+    skip_rejected = models.BooleanField(_("skip rejected rows"), default=False)
+    report = models.JSONField(_("report"), default=dict, blank=True, editable=False)
+    error = models.CharField(_("error"), max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

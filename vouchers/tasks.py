@@ -16,3 +16,25 @@ def vouchers_expire_due_task() -> None:
     from .services import vouchers_expire_due
 
     vouchers_expire_due()
+
+
+@shared_task(name="vouchers.tasks.card_stock_validate_task", ignore_result=True)
+def card_stock_validate_task(job_id: int) -> None:
+    from .cardstock import card_stock_job_validate
+
+    card_stock_job_validate(job_id=job_id)
+
+
+@shared_task(name="vouchers.tasks.card_stock_import_task", ignore_result=True)
+def card_stock_import_task(job_id: int) -> None:
+    from .cardstock import card_stock_job_run
+
+    card_stock_job_run(job_id=job_id)
+
+
+@shared_task(name="vouchers.tasks.card_stock_uploads_cleanup_task", ignore_result=True)
+def card_stock_uploads_cleanup_task() -> None:
+    """Hourly (beat): remove sealed uploads left behind for more than 24 h."""
+    from .cardstock import card_stock_uploads_cleanup
+
+    card_stock_uploads_cleanup()

@@ -76,9 +76,27 @@ class _SealedReader(io.RawIOBase):
         self._upload_id = upload_id
         self._index = 0
         self._plain = b""
+        self._position = 0
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Only rewinding (and asking where we are) is supported: readers sniff the
+        first bytes of a file and start again."""
+        if whence == io.SEEK_CUR and offset == 0:
+            return self._position
+        if (offset, whence) != (0, io.SEEK_SET):
+            raise io.UnsupportedOperation("a sealed upload can only be rewound")
+        self._file.seek(0)
+        self._index, self._plain, self._position = 0, b"", 0
+        return 0
 
     def _next_chunk(self) -> bool:
         head = self._file.read(_LENGTH.size)
@@ -97,6 +115,7 @@ class _SealedReader(io.RawIOBase):
         size = min(len(buffer), len(self._plain))
         buffer[:size] = self._plain[:size]
         self._plain = self._plain[size:]
+        self._position += size
         return size
 
     def close(self) -> None:

@@ -238,6 +238,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "riskcontrol.tasks.idempotency_purge_expired",
         "schedule": 3600.0,
     },
+    "card-stock-uploads-cleanup": {
+        "task": "vouchers.tasks.card_stock_uploads_cleanup_task",
+        "schedule": 3600.0,
+    },
     "expire-vouchers": {
         "task": "vouchers.tasks.vouchers_expire_due_task",
         "schedule": 300.0,
