@@ -3,11 +3,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.errors import ValidationFailed
 
 from . import selectors
 from .models import Member, Tag, Tier
+from .resources import MemberResource
 from .services import UNSET, member_upsert
 
 
@@ -95,8 +98,14 @@ class MemberForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(ImportExportMixin, admin.ModelAdmin):
+    """Phones and e-mails are masked in the list and in exports; imports go through
+    member_upsert, like the API."""
+
     form = MemberForm
+    resource_classes = [MemberResource]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
     list_display = [
         "external_id",
         "name",

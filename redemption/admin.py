@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.actors import Actor
 from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
@@ -10,6 +12,7 @@ from riskcontrol.errors import DomainError
 from vouchers.admin import VoucherBatchAdmin
 
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff
+from .resources import StoreResource
 from .rules import WindowSyntaxError, format_windows, parse_windows
 from .services import redemption_reverse
 
@@ -21,7 +24,10 @@ class StoreStaffInline(admin.TabularInline):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [StoreResource]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
     list_display = ["code", "name", "group", "address", "active"]
     list_filter = ["active", "group"]
     search_fields = ["code", "name", "address", "group"]

@@ -1,18 +1,29 @@
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.actors import Actor
 from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
@@ -26,6 +37,7 @@ from .cardstock import (
     card_stock_progress,
 )
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
+from .resources import VoucherExportResource
 from .services import (
     BATCH_RULE_FIELDS,
     TransitionReport,
@@ -40,6 +52,7 @@ from .services import (
     voucher_batch_validate,
     voucher_batch_void,
     voucher_reveal,
+    vouchers_export_codes,
     vouchers_freeze,
     vouchers_unfreeze,
     vouchers_void,
@@ -164,6 +177,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "value_type", "source", "generation", "created_at"]
     search_fields = ["code", "name"]
     actions = [
+        "export_codes",
         "activate",
         "pause",
         "resume",
@@ -410,6 +424,55 @@ class VoucherBatchAdmin(admin.ModelAdmin):
         self._each_batch(request, queryset, service, done)
         return None
 
+    def has_export_secrets_permission(self, request) -> bool:
+        return request.user.has_perm("vouchers.export_secrets")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # batches are closed or voided, never deleted: their history stays
+
+    @admin.action(
+        description=_("Export codes of the selected batches (CSV, recorded)"),
+        permissions=["export_secrets"],
+    )
+    def export_codes(self, request, queryset):
+        reason = confirmed_reason(request)
+        if reason is None:
+            return confirmation_page(
+                self,
+                request,
+                queryset,
+                action="export_codes",
+                title=_("Export codes in clear?"),
+                message=_(
+                    "The file holds every code of these batches in clear. Each voucher is "
+                    "recorded as revealed, with your name and the reason. Keep the file safe."
+                ),
+                button=_("Yes, export the codes"),
+                ask_reason=True,
+            )
+        rows = vouchers_export_codes(
+            vouchers=Voucher.objects.filter(batch__in=queryset),
+            actor=Actor.for_user(request.user, request),
+            reason=reason,
+        )
+        header = next(rows)  # records the events before the download starts
+
+        def lines():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            buffer.write("\ufeff")
+            for row in itertools.chain([header], rows):
+                writer.writerow(row)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="codes-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
     @admin.action(
         description=_("Pause claims on the selected batches"), permissions=["change_status"]
     )
@@ -555,7 +618,7 @@ def _report_message(report: TransitionReport, done: str) -> str:
 
 
 @admin.register(Voucher)
-class VoucherAdmin(admin.ModelAdmin):
+class VoucherAdmin(ExportMixin, admin.ModelAdmin):
     """Vouchers, never their codes. A code is looked up through a POST form and the blind
     index; it is shown only by the reveal screen, which records who, when and why."""
 
@@ -586,6 +649,8 @@ class VoucherAdmin(admin.ModelAdmin):
     exclude = ["trace"]
     actions = ["freeze_selected", "unfreeze_selected", "void_selected"]
     change_list_template = "admin/vouchers/voucher/change_list.html"
+    resource_classes = [VoucherExportResource]
+    export_formats = [CSV, XLSX]
     change_form_template = "admin/vouchers/voucher/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):

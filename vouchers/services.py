@@ -20,7 +20,7 @@ from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec
 from riskcontrol.errors import NotFound, ValidationFailed
 
-from .codes import generate_codes
+from .codes import format_code, generate_codes
 from .errors import (
     BatchNotActive,
     InvalidTransition,
@@ -518,6 +518,7 @@ def voucher_claim(
 
 LIFECYCLE_CHUNK = 20_000
 S = Voucher.Status
+KEEP_STATUS = "="  # an event that records without changing the status (a reveal)
 
 
 @dataclass(frozen=True)
@@ -562,7 +563,12 @@ def _lock_rows(chunk: models.QuerySet) -> None:
 
 def _insert_events(chunk: models.QuerySet, rule: TransitionRule, actor: Actor, extra: dict) -> None:
     sql, params = chunk.values("id").query.sql_with_params()
-    to_status_sql = "v.frozen_from" if rule.to_status is None else "%s"
+    if rule.to_status is None:
+        to_status_sql = "v.frozen_from"
+    elif rule.to_status == KEEP_STATUS:
+        to_status_sql = "v.status"
+    else:
+        to_status_sql = "%s"
     context_sql = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
     # Only fixed SQL fragments are formatted in; every value is a parameter.
     statement = (
@@ -573,7 +579,7 @@ def _insert_events(chunk: models.QuerySet, rule: TransitionRule, actor: Actor, e
         f" {context_sql}, %s FROM vouchers_voucher v WHERE v.id IN ({sql})"
     )
     values = [rule.action]
-    if rule.to_status is not None:
+    if rule.to_status not in (None, KEEP_STATUS):
         values.append(rule.to_status)
     values += [
         actor.kind,
@@ -959,3 +965,46 @@ def voucher_mark_unredeemed(
         extra=context,
     )
     return voucher
+
+
+# --- Export with codes ------------------------------------------------------------------
+
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Prefix ' to a cell a spreadsheet would read as a formula. (django-import-export's
+    own escaping strips those characters, which would corrupt codes like "-AB12".)"""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
+def vouchers_export_codes(
+    *, vouchers: models.QuerySet, actor: Actor, reason: str
+) -> Iterator[list[str]]:
+    """Rows (serial, supplier serial, code, status, expires at) of `vouchers`, codes in
+    clear, for an operator holding `vouchers.export_secrets`. Every voucher exported is
+    recorded first as a reveal event with the reason, set-based."""
+    if not reason.strip():
+        raise ValidationFailed({"reason": [_("Say why the codes are exported.")]})
+    everything = TransitionRule(VoucherEvent.Action.REVEAL, tuple(S.values), KEEP_STATUS)
+    with transaction.atomic():  # no lock: a reveal changes nothing it could race with
+        _insert_events(
+            vouchers.all(), everything, actor, {"reason": reason.strip(), "export": True}
+        )
+    sealer = codec()
+    yield ["serial", "supplier_serial", "code", "status", "expires_at"]
+    rows = vouchers.select_related("batch").order_by("batch_id", "sequence")
+    for voucher in rows.iterator(chunk_size=2000):
+        code = format_code(
+            sealer.decrypt(
+                voucher.secret_ciphertext, aad=code_aad(voucher.batch.code, voucher.serial)
+            ),
+            voucher.batch.code_format,
+        )
+        yield [
+            spreadsheet_safe(voucher.serial),
+            spreadsheet_safe(voucher.supplier_serial),
+            spreadsheet_safe(code),
+            voucher.status,
+            timezone.localtime(voucher.expires_at).isoformat() if voucher.expires_at else "",
+        ]

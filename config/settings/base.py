@@ -160,6 +160,13 @@ STORAGES = {
 VOUCHER_KEYS = env.str("VOUCHER_KEYS", default="")
 VOUCHER_INDEX_KEY = env.str("VOUCHER_INDEX_KEY", default="")
 
+# --- django-import-export (members, stores, voucher lists; never card stock) ----------
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+# Uploaded member files hold phone numbers: keep them out of the file system.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+
 # --- Partner API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["riskcontrol.authentication.ApiKeyAuthentication"],
