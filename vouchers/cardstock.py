@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 from django.db import connection, transaction
@@ -30,7 +31,7 @@ from riskcontrol.crypto import codec, normalise_code
 from riskcontrol.errors import DomainError, ValidationFailed
 
 from .models import CardStockImport, Voucher, VoucherBatch
-from .secrets import code_aad, code_index
+from .secrets import INDEX_PURPOSE, code_aad, code_index
 
 MAX_CODE_LENGTH = 128
 MAX_SERIAL_LENGTH = 128
@@ -233,6 +234,7 @@ class CleanRow:
     region: str
 
 
+@lru_cache(maxsize=4096)
 def _amount(text: str) -> Decimal | None:
     text = text.strip().replace(",", "").lstrip("¥￥")
     if not text:
@@ -248,11 +250,20 @@ def _amount(text: str) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
+_ISO_DAY = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
+
+
+@lru_cache(maxsize=4096)  # a file mostly repeats a handful of dates
 def _expiry(text: str) -> dt.datetime | None:
     text = text.strip()
     if not text:
         return None
     zone = timezone.get_current_timezone()
+    day_only = _ISO_DAY.match(text)
+    if day_only:
+        day = dt.date(*(int(part) for part in day_only.groups()))  # ValueError if no such day
+        # A date alone means "valid through that day" in the platform's time zone.
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
     for pattern in _DATETIME_FORMATS:
         try:
             return dt.datetime.strptime(text, pattern).replace(tzinfo=zone)
@@ -269,7 +280,11 @@ def _expiry(text: str) -> dt.datetime | None:
 
 
 def _clean(
-    number: int, values: dict[str, str], batch: VoucherBatch, now: dt.datetime
+    number: int,
+    values: dict[str, str],
+    batch: VoucherBatch,
+    now: dt.datetime,
+    index_of: Callable[[str], bytes] = code_index,
 ) -> CleanRow | RowIssue:
     raw = values.get("code", "")
     code = normalise_code(raw, batch.code_format)
@@ -327,41 +342,67 @@ def _clean(
             _("The region is longer than %(max)d characters.") % {"max": MAX_REGION_LENGTH},
             masked,
         )
-    return CleanRow(number, code, code_index(code), serial, expires_at, face_value, cost, region)
+    return CleanRow(number, code, index_of(code), serial, expires_at, face_value, cost, region)
 
 
 # --- The two passes ------------------------------------------------------------------------
 
 
+def _existing_indexes(indexes: list[bytes]) -> set[bytes]:
+    if connection.vendor == "postgresql":
+        # One array parameter: an IN list of 5,000 placeholders costs more to build
+        # than the lookup itself.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT secret_index FROM vouchers_voucher WHERE secret_index = ANY(%s)",
+                [indexes],
+            )
+            return {bytes(row[0]) for row in cursor.fetchall()}
+    found = Voucher.objects.filter(secret_index__in=indexes).values_list("secret_index", flat=True)
+    return {bytes(index) for index in found}
+
+
+def _taken_serials(batch: VoucherBatch, serials: list[str]) -> set[str]:
+    if not serials:
+        return set()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT supplier_serial FROM vouchers_voucher"
+                " WHERE batch_id = %s AND supplier_serial = ANY(%s)",
+                [batch.pk, serials],
+            )
+            return {row[0] for row in cursor.fetchall()}
+    found = Voucher.objects.filter(batch=batch, supplier_serial__in=serials)
+    return set(found.values_list("supplier_serial", flat=True))
+
+
 def _validated(
-    stream: BinaryIO, batch: VoucherBatch, report: ImportReport, rejected: set[int]
+    stream: BinaryIO,
+    batch: VoucherBatch,
+    report: ImportReport,
+    rejected: set[int],
+    check_database: bool = True,
 ) -> Iterator[CleanRow]:
     """Validate every row; yield accepted rows; record issues and rejected row numbers.
     In-file duplicates are found through 16-byte prefixes of the blind index (a false
     match needs a 2^-128 collision), database duplicates in chunked index lookups."""
     seen: set[bytes] = set()
     serials: set[str] = set()
+    sealer = codec()
+
+    def index_of(code: str) -> bytes:
+        return sealer.blind_index(code, purpose=INDEX_PURPOSE)
+
     pending: list[CleanRow] = []
     now = timezone.now()
 
     def flush() -> Iterator[CleanRow]:
-        indexes = [row.index for row in pending]
-        existing = {
-            bytes(i)
-            for i in Voucher.objects.filter(secret_index__in=indexes).values_list(
-                "secret_index", flat=True
-            )
-        }
-        batch_serials = [row.serial for row in pending if row.serial]
-        taken_serials = (
-            set(
-                Voucher.objects.filter(batch=batch, supplier_serial__in=batch_serials).values_list(
-                    "supplier_serial", flat=True
-                )
-            )
-            if batch_serials
-            else set()
-        )
+        existing: set[bytes] = set()
+        taken_serials: set[str] = set()
+        if check_database:
+            existing = _existing_indexes([row.index for row in pending])
+            taken_serials = _taken_serials(batch, [row.serial for row in pending if row.serial])
         for row in pending:
             if row.index in existing:
                 issue = RowIssue(
@@ -384,7 +425,7 @@ def _validated(
 
     for number, values in _rows(stream, report):
         report.rows_total += 1
-        result = _clean(number, values, batch, now)
+        result = _clean(number, values, batch, now, index_of)
         if isinstance(result, CleanRow):
             prefix = result.index[:16]
             if prefix in seen:
@@ -535,7 +576,9 @@ def card_stock_import(
         written = 0
         replay = ImportReport(file_name=file_name)
         with open_file() as stream:
-            for row in _validated(stream, locked, replay, set()):
+            # Database duplicates were rejected by the first pass; a code written by
+            # someone else since then makes ON CONFLICT skip it and the count check fail.
+            for row in _validated(stream, locked, replay, set(), check_database=False):
                 if row.row in rejected:
                     continue
                 last += 1
@@ -551,16 +594,20 @@ def card_stock_import(
                     progress("importing", written, report.accepted)
         written += _checked_write(buffer)
         if written != report.accepted:
-            raise ImportBlocked(
-                _(
-                    "%(n)d codes were added by someone else since the file was checked; "
-                    "check the file again."
-                )
-                % {"n": report.accepted - written}
-            )
+            raise _changed_meanwhile(report.accepted - written)
         report.imported = written
         progress("imported", written, report.accepted)
     return report
+
+
+def _changed_meanwhile(missing: int) -> ImportBlocked:
+    return ImportBlocked(
+        _(
+            "%(n)d codes were added by someone else since the file was checked; "
+            "check the file again."
+        )
+        % {"n": missing}
+    )
 
 
 def _checked_write(buffer: list[tuple]) -> int:
@@ -570,13 +617,7 @@ def _checked_write(buffer: list[tuple]) -> int:
     expected = len(buffer)
     buffer.clear()
     if inserted != expected:
-        raise ImportBlocked(
-            _(
-                "%(n)d codes were added by someone else since the file was checked; "
-                "check the file again."
-            )
-            % {"n": expected - inserted}
-        )
+        raise _changed_meanwhile(expected - inserted)
     return inserted
 
 
