@@ -16,7 +16,7 @@ from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_c
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.locks import voucher_for_update
 from vouchers.models import Voucher, VoucherBatch
-from vouchers.selectors import voucher_find_by_code
+from vouchers.selectors import voucher_id_by_code
 from vouchers.services import voucher_mark_redeemed, voucher_mark_unredeemed
 
 from .errors import AlreadyRedeemed, AlreadyReversed, NotClaimed, ReversalWindowPassed
@@ -63,8 +63,7 @@ def store_upsert(
 def _resolve(*, code: str | None, token: str | None, serial: str | None) -> tuple[int | None, str]:
     """The voucher id the request names, and how (None: unknown code/token/serial)."""
     if code is not None:
-        voucher = voucher_find_by_code(code)
-        return (voucher.pk if voucher else None), Redemption.Method.CODE
+        return voucher_id_by_code(code), Redemption.Method.CODE
     if token is not None:
         return presentation_voucher_id(token), Redemption.Method.TOKEN
     voucher = Voucher.objects.filter(serial=serial).only("pk").first()
@@ -118,6 +117,13 @@ def check_voucher_redeemable(voucher: Voucher, batch: VoucherBatch, now: dt.date
         raise NotClaimed()
 
 
+def _rule_of(batch: VoucherBatch) -> BatchRedemptionRule | None:
+    try:
+        return batch.redemption_rule
+    except BatchRedemptionRule.DoesNotExist:
+        return None
+
+
 def redemption_create(
     *,
     store_code: str,
@@ -161,11 +167,11 @@ def redemption_create(
         raise NotFound(_("No voucher has this code.") if method == Redemption.Method.CODE else None)
 
     with transaction.atomic():
-        voucher = voucher_for_update(pk=voucher_id)
+        voucher = voucher_for_update(pk=voucher_id, related=("batch__redemption_rule",))
         batch = voucher.batch
         now = timezone.now()
         check_voucher_redeemable(voucher, batch, now)
-        rule = BatchRedemptionRule.objects.filter(batch=batch).first()
+        rule = _rule_of(batch)
         check_rules(batch=batch, rule=rule, store=store, at=now, order_amount=order_amount)
         discount = discount_for(batch=batch, voucher=voucher, order_amount=order_amount)
         status_before = voucher.status

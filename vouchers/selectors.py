@@ -71,15 +71,27 @@ def member_vouchers(*, member: Member, status: str | None = None) -> QuerySet[Vo
     return vouchers.order_by("-claimed_at", "-id")
 
 
-def voucher_find_by_code(raw_code: str) -> Voucher | None:
-    """The voucher whose code is `raw_code`, through the blind index (exact form first,
-    then the folded one) — never by decrypting anything."""
+def voucher_id_by_code(raw_code: str) -> int | None:
+    """The id of the voucher whose code is `raw_code`, through the blind index — never by
+    decrypting anything. Both forms (exact, then folded) are asked in one query; the
+    exact form wins if both match."""
     from .secrets import lookup_indexes
 
-    for index in lookup_indexes(raw_code):
-        voucher = (
-            Voucher.objects.select_related("batch", "member").filter(secret_index=index).first()
+    indexes = lookup_indexes(raw_code)
+    if not indexes:
+        return None
+    found = {
+        bytes(index): pk
+        for pk, index in Voucher.objects.filter(secret_index__in=indexes).values_list(
+            "pk", "secret_index"
         )
-        if voucher is not None:
-            return voucher
-    return None
+    }
+    return next((found[index] for index in indexes if index in found), None)
+
+
+def voucher_find_by_code(raw_code: str) -> Voucher | None:
+    """The voucher whose code is `raw_code` (see `voucher_id_by_code`)."""
+    voucher_id = voucher_id_by_code(raw_code)
+    if voucher_id is None:
+        return None
+    return Voucher.objects.select_related("batch", "member").get(pk=voucher_id)
