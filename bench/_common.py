@@ -57,6 +57,8 @@ def bench_env(db_name: str) -> dict[str, str]:
         # default, 60 s, would reconnect in the middle of a run and the CPU accounting
         # below would lose the backend; one reconnect a minute is no throughput matter).
         "CONN_MAX_AGE": "600",
+        # As in production: the shared cache (and so the guessing counters) in Redis.
+        "CACHE_URL": "redis://127.0.0.1:6379/12",
     }
     os.environ.update(values)
     return values

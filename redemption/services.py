@@ -14,9 +14,12 @@ from riskcontrol.actors import Actor
 from riskcontrol.errors import NotFound, PermissionDenied, ValidationFailed
 from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
-from vouchers.locks import voucher_for_update
+from vouchers.locks import (
+    voucher_for_update,
+    voucher_for_update_by_code,
+    voucher_for_update_by_serial,
+)
 from vouchers.models import Voucher, VoucherBatch
-from vouchers.selectors import voucher_id_by_code
 from vouchers.services import voucher_mark_redeemed, voucher_mark_unredeemed
 
 from .errors import AlreadyRedeemed, AlreadyReversed, NotClaimed, ReversalWindowPassed
@@ -58,16 +61,6 @@ def store_upsert(
 
 
 # --- Redeeming ---------------------------------------------------------------------------
-
-
-def _resolve(*, code: str | None, token: str | None, serial: str | None) -> tuple[int | None, str]:
-    """The voucher id the request names, and how (None: unknown code/token/serial)."""
-    if code is not None:
-        return voucher_id_by_code(code), Redemption.Method.CODE
-    if token is not None:
-        return presentation_voucher_id(token), Redemption.Method.TOKEN
-    voucher = Voucher.objects.filter(serial=serial).only("pk").first()
-    return (voucher.pk if voucher else None), Redemption.Method.SERIAL
 
 
 def _already_redeemed(voucher: Voucher) -> AlreadyRedeemed:
@@ -160,42 +153,74 @@ def redemption_create(
 
     keys = guess_keys(user_id=actor.user_id, store_id=store.pk, client_id=actor.partner_client_id)
     guess_limit_check(keys)
-    voucher_id, method = _resolve(code=code, token=token, serial=serial)
-    if voucher_id is None:
-        if method != Redemption.Method.SERIAL:
-            guess_failure_record(keys)
-        raise NotFound(_("No voucher has this code.") if method == Redemption.Method.CODE else None)
-
+    method = (
+        Redemption.Method.CODE
+        if code
+        else Redemption.Method.TOKEN
+        if token
+        else Redemption.Method.SERIAL
+    )
+    voucher_id = presentation_voucher_id(token) if token else None  # may raise TokenExpired
     with transaction.atomic():
-        voucher = voucher_for_update(pk=voucher_id, related=("batch__redemption_rule",))
-        batch = voucher.batch
-        now = timezone.now()
-        check_voucher_redeemable(voucher, batch, now)
-        rule = _rule_of(batch)
-        check_rules(batch=batch, rule=rule, store=store, at=now, order_amount=order_amount)
-        discount = discount_for(batch=batch, voucher=voucher, order_amount=order_amount)
-        status_before = voucher.status
-        voucher_mark_redeemed(
-            voucher=voucher,
-            actor=actor,
-            at=now,
-            context={"store": store.code, "order_ref": order_ref, "method": method},
-        )
-        return Redemption.objects.create(
-            voucher=voucher,
-            batch=batch,
-            store=store,
-            method=method,
-            order_ref=order_ref,
-            order_amount=order_amount,
-            discount_amount=discount,
-            currency=batch.currency,
-            voucher_status_before=status_before,
-            actor_label=actor.label,
-            user_id=actor.user_id,
-            partner_client_id=actor.partner_client_id,
-            redeemed_at=now,
-        )
+        related = ("batch__redemption_rule",)
+        if code:
+            voucher = voucher_for_update_by_code(code, related=related)
+        elif serial:
+            voucher = voucher_for_update_by_serial(serial, related=related)
+        else:
+            voucher = voucher_for_update(pk=voucher_id, related=related) if voucher_id else None
+        if voucher is not None:
+            return _redeem_locked(
+                voucher=voucher,
+                store=store,
+                method=method,
+                order_ref=order_ref,
+                order_amount=order_amount,
+                actor=actor,
+            )
+    # Counted after the (empty) transaction, so a rollback cannot undo the count.
+    if method != Redemption.Method.SERIAL:
+        guess_failure_record(keys)
+    raise NotFound(_("No voucher has this code.") if method == Redemption.Method.CODE else None)
+
+
+def _redeem_locked(
+    *,
+    voucher: Voucher,
+    store: Store,
+    method: str,
+    order_ref: str,
+    order_amount: Decimal | None,
+    actor: Actor,
+) -> Redemption:
+    batch = voucher.batch
+    now = timezone.now()
+    check_voucher_redeemable(voucher, batch, now)
+    rule = _rule_of(batch)
+    check_rules(batch=batch, rule=rule, store=store, at=now, order_amount=order_amount)
+    discount = discount_for(batch=batch, voucher=voucher, order_amount=order_amount)
+    status_before = voucher.status
+    voucher_mark_redeemed(
+        voucher=voucher,
+        actor=actor,
+        at=now,
+        context={"store": store.code, "order_ref": order_ref, "method": method},
+    )
+    return Redemption.objects.create(
+        voucher=voucher,
+        batch=batch,
+        store=store,
+        method=method,
+        order_ref=order_ref,
+        order_amount=order_amount,
+        discount_amount=discount,
+        currency=batch.currency,
+        voucher_status_before=status_before,
+        actor_label=actor.label,
+        user_id=actor.user_id,
+        partner_client_id=actor.partner_client_id,
+        redeemed_at=now,
+    )
 
 
 # --- Reversing ---------------------------------------------------------------------------
