@@ -188,6 +188,15 @@ def main() -> int:
             f"  CSV written in {time.perf_counter() - started:.1f} s ({csv_path.stat().st_size / 1e6:.0f} MB, not timed)"
         )
 
+        # ours first: the CLI path, in a child process started while this process is still
+        # small (a forked child's peak RSS counts the parent's pages until exec)
+        print("  " + _common.busy_note())
+        seconds, peak_mib, report = import_with_cli(csv_path, "BENCHSTOCK")
+        rate = args.rows / seconds
+        print(
+            f"  import_card_stock: {seconds:.2f} s, report {report['accepted']:,} accepted / {report['rejected']:,} rejected, imported {report['imported']:,}"
+        )
+
         # (a) raw COPY of rows of the same shape
         rows = reference_rows(args.rows, batch_code="REFBATCH", batch_id=target.pk)
         print("  " + _common.busy_note())
@@ -195,14 +204,6 @@ def main() -> int:
         del rows
         copy_rate = args.rows / copy_seconds
         print(f"  raw COPY: {copy_seconds:.2f} s")
-
-        # ours: the CLI path (validation pass + import pass, one transaction)
-        print("  " + _common.busy_note())
-        seconds, peak_mib, report = import_with_cli(csv_path, "BENCHSTOCK")
-        rate = args.rows / seconds
-        print(
-            f"  import_card_stock: {seconds:.2f} s, report {report['accepted']:,} accepted / {report['rejected']:,} rejected, imported {report['imported']:,}"
-        )
 
         # (b) django-import-export's stock row-by-row import of a sample
         print("  " + _common.busy_note())
@@ -217,7 +218,7 @@ def main() -> int:
         copy_ratio, ie_ratio = rate / copy_rate, rate / ie_rate
         print()
         print(
-            f"ours (CLI, both passes):      {rate:,.0f} rows/s, peak RSS {peak_mib} MiB (target < 300 MiB: {'met' if peak_mib < 300 else 'NOT met'})"
+            f"ours (CLI, one pass):          {rate:,.0f} rows/s, peak RSS {peak_mib} MiB (target < 300 MiB: {'met' if peak_mib < 300 else 'NOT met'})"
         )
         print(f"raw COPY reference:           {copy_rate:,.0f} rows/s")
         print(f"django-import-export:         {ie_rate:,.0f} rows/s")

@@ -25,6 +25,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -64,6 +65,7 @@ class Codec:
     keys: tuple[tuple[str, bytes], ...]  # newest first
     index_key: bytes
     _aeads: dict[str, AESGCM] = field(default_factory=dict, compare=False, repr=False)
+    _index_bases: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_strings(cls, keys_spec: str, index_spec: str) -> Codec:
@@ -135,8 +137,15 @@ class Codec:
         return key_id_of(token) != self.current_key_id
 
     def blind_index(self, normalised: str, *, purpose: str) -> bytes:
-        message = purpose.encode("ascii") + b"\0" + normalised.encode("utf-8")
-        return hmac.new(self.index_key, message, hashlib.sha256).digest()
+        # HMAC state keyed and fed the purpose once, copied per value: the same digest
+        # as hmac.new(key, purpose + b"\0" + value), without redoing the key schedule.
+        base = self._index_bases.get(purpose)
+        if base is None:
+            base = hmac.new(self.index_key, purpose.encode("ascii") + b"\0", hashlib.sha256)
+            self._index_bases[purpose] = base
+        mac = base.copy()
+        mac.update(normalised.encode("utf-8"))
+        return mac.digest()
 
 
 def key_id_of(token: bytes) -> str:
