@@ -770,33 +770,35 @@ def card_stock_job_confirm(
 
 
 def card_stock_job_run(*, job_id: int) -> CardStockImport:
-    """The import pass of a confirmed job. Safe to retry: a job runs once (IMPORTING ->
-    IMPORTED/FAILED), and the import itself is one transaction."""
+    """The import pass of a confirmed job. Safe to retry or to run twice: the job row is
+    locked for the whole import, so a second run waits and then finds it finished; the
+    import itself is one transaction (a crash leaves the job IMPORTING, to be retried)."""
     from .upload_store import delete_upload, open_upload
 
-    job = CardStockImport.objects.select_related("batch").get(pk=job_id)
-    if job.status != CardStockImport.Status.IMPORTING:
-        return job
-    try:
-        report = card_stock_import(
-            batch=job.batch,
-            open_file=lambda: open_upload(job.upload_id),
-            file_name=job.file_name,
-            actor=Actor.system("card-stock import"),
-            skip_rejected=job.skip_rejected,
-            import_job=job,
-            on_progress=_progress_writer(job.pk),
+    with transaction.atomic():
+        job = CardStockImport.objects.select_for_update().select_related("batch").get(pk=job_id)
+        if job.status != CardStockImport.Status.IMPORTING:
+            return job
+        try:
+            report = card_stock_import(
+                batch=job.batch,
+                open_file=lambda: open_upload(job.upload_id),
+                file_name=job.file_name,
+                actor=Actor.system("card-stock import"),
+                skip_rejected=job.skip_rejected,
+                import_job=job,
+                on_progress=_progress_writer(job.pk),
+            )
+        except DomainError as error:
+            _fail(job, str(error.detail))
+            return job
+        job.rows_imported = report.imported
+        job.status = (
+            CardStockImport.Status.IMPORTED if report.imported else CardStockImport.Status.FAILED
         )
-    except DomainError as error:
-        _fail(job, str(error.detail))
-        return job
-    job.rows_imported = report.imported
-    job.status = (
-        CardStockImport.Status.IMPORTED if report.imported else CardStockImport.Status.FAILED
-    )
-    job.error = "" if report.imported else _("Nothing was imported.")
-    job.finished_at = timezone.now()
-    job.save(update_fields=["rows_imported", "status", "error", "finished_at"])
+        job.error = "" if report.imported else _("Nothing was imported.")
+        job.finished_at = timezone.now()
+        job.save(update_fields=["rows_imported", "status", "error", "finished_at"])
     delete_upload(job.upload_id)
     return job
 

@@ -171,3 +171,17 @@ def test_an_xlsx_upload_goes_through_the_sealed_store(operator, upload_dir):
 
     job.refresh_from_db()
     assert (job.report["format"], job.status, job.rows_imported) == ("xlsx", "imported", 5)
+
+
+def test_an_import_task_delivered_twice_imports_once(operator, upload_dir):
+    from vouchers.cardstock import card_stock_job_run
+
+    batch = make_batch(quantity=None, kind="card_secret", code="STOCK")
+    operator.post(f"/admin/vouchers/voucherbatch/{batch.pk}/import/", {"file": csv_file(CODES)})
+    job = CardStockImport.objects.get()
+    operator.post(f"/admin/vouchers/cardstockimport/{job.pk}/confirm/")
+
+    again = card_stock_job_run(job_id=job.pk)  # a retried or duplicated task
+
+    assert (again.status, again.rows_imported) == ("imported", 30)
+    assert Voucher.objects.filter(batch=batch).count() == 30
