@@ -740,10 +740,14 @@ def card_stock_job_validate(*, job_id: int) -> CardStockImport:
     except (UnicodeDecodeError, csv.Error, OSError, ValueError, KeyError) as error:
         _fail(job, _("The file cannot be read: %(error)s") % {"error": type(error).__name__})
         return job
-    job.report = report.as_dict()
-    job.rows_total, job.rows_rejected = report.rows_total, report.rejected
-    job.status = CardStockImport.Status.VALIDATED
-    job.save(update_fields=["report", "rows_total", "rows_rejected", "status"])
+    # Conditional: an operator may have abandoned the job while it was being checked.
+    CardStockImport.objects.filter(pk=job.pk, status=CardStockImport.Status.VALIDATING).update(
+        report=report.as_dict(),
+        rows_total=report.rows_total,
+        rows_rejected=report.rejected,
+        status=CardStockImport.Status.VALIDATED,
+    )
+    job.refresh_from_db()
     return job
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .models import Voucher
-from .secrets import lookup_indexes
+from .secrets import pick_by_code
 
 
 def _locking(related: tuple[str, ...]):
@@ -19,11 +19,7 @@ def voucher_for_update(*, pk: int, related: tuple[str, ...] = ()) -> Voucher:
 def voucher_for_update_by_code(raw_code: str, *, related: tuple[str, ...] = ()) -> Voucher | None:
     """Find (through the blind index, both forms in one query, the exact form first) and
     lock the voucher with this code; None if there is none."""
-    indexes = lookup_indexes(raw_code)
-    if not indexes:
-        return None
-    found = {bytes(v.secret_index): v for v in _locking(related).filter(secret_index__in=indexes)}
-    return next((found[index] for index in indexes if index in found), None)
+    return pick_by_code(_locking(related), raw_code)
 
 
 def voucher_for_update_by_serial(serial: str, *, related: tuple[str, ...] = ()) -> Voucher | None:

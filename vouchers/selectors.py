@@ -72,21 +72,11 @@ def member_vouchers(*, member: Member, status: str | None = None) -> QuerySet[Vo
 
 
 def voucher_id_by_code(raw_code: str) -> int | None:
-    """The id of the voucher whose code is `raw_code`, through the blind index — never by
-    decrypting anything. Both forms (exact, then folded) are asked in one query; the
-    exact form wins if both match."""
-    from .secrets import lookup_indexes
+    """The id of the voucher whose code is `raw_code` — never by decrypting anything."""
+    from .secrets import pick_by_code
 
-    indexes = lookup_indexes(raw_code)
-    if not indexes:
-        return None
-    found = {
-        bytes(index): pk
-        for pk, index in Voucher.objects.filter(secret_index__in=indexes).values_list(
-            "pk", "secret_index"
-        )
-    }
-    return next((found[index] for index in indexes if index in found), None)
+    voucher = pick_by_code(Voucher.objects.only("pk", "secret_index"), raw_code)
+    return voucher.pk if voucher else None
 
 
 def voucher_find_by_code(raw_code: str) -> Voucher | None:
