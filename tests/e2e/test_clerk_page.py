@@ -105,3 +105,25 @@ def test_a_manager_reverses_a_redemption(page, live_server, store):
     expect(page.locator("#today")).to_contain_text("reversed")
     assert Redemption.objects.get().status == "reversed"
     shot(page, "manager-reversed")
+
+
+def test_a_scan_that_starts_before_the_page_script_runs_is_kept_whole(page, live_server, store):
+    # given: the page's script arrives late (slow network), as a scanner starts typing
+    make_staff("clerk", store)
+    claim = claimed_code(name="新人立减10元")
+
+    def late_script(route):
+        body = route.fetch().text()
+        route.fulfill(
+            body=f"setTimeout(function () {{ {body} }}, 150);", content_type="text/javascript"
+        )
+
+    page.route("**/clerk.js", late_script)
+    sign_in(page, live_server, "clerk")
+
+    # when
+    page.locator("#id_code").press_sequentially(claim.code, delay=20)
+    page.keyboard.press("Enter")
+
+    # then: the script did not select (and so wipe) what had been typed
+    expect(page.locator("#preview")).to_contain_text("新人立减10元")

@@ -9,9 +9,13 @@
   var canvas = document.getElementById("camera-frame");
   if (!input || !form) return;
 
-  // After a result, select the box so the next scan replaces what is there.
-  input.focus();
-  input.select();
+  // After a result, select the box so the next scan replaces what is there — unless the
+  // clerk or a scanner has already started typing (this script is deferred and may run
+  // mid-scan; selecting then would let the next keystroke wipe what came before).
+  if (input.value === input.defaultValue) {
+    input.focus();
+    input.select();
+  }
 
   var canUseCamera = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   if (!canUseCamera) return;
