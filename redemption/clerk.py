@@ -6,9 +6,14 @@ or the phone's camera. Codes only ever travel in POST bodies.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from functools import wraps
+
 from django import forms
+from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -24,6 +29,28 @@ from .selectors import expires_text, redemption_preview, staff_assignments, toda
 from .services import redemption_create, redemption_reverse
 
 SESSION_STORE = "clerk_store_id"
+SESSION_LAST_SEEN = "clerk_last_seen"
+LOGIN_URL = "/store/login/"
+
+
+def clerk_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in staff only, and signed out after `STORE_IDLE_TIMEOUT_SECONDS` without a
+    request: a phone or till left unattended must not keep redeeming for whoever picks it
+    up. (The session itself ends after SESSION_COOKIE_AGE whatever the activity.)"""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect(f"{LOGIN_URL}?next=/store/")
+        now = int(time.time())
+        last_seen = request.session.get(SESSION_LAST_SEEN, now)
+        if now - last_seen > settings.STORE_IDLE_TIMEOUT_SECONDS:
+            logout(request)
+            return redirect(f"{LOGIN_URL}?next=/store/&idle=1")
+        request.session[SESSION_LAST_SEEN] = now
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 class ClerkLoginView(auth_views.LoginView):
@@ -32,6 +59,15 @@ class ClerkLoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self):
         return "/store/"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.request.GET.get("idle"):
+            minutes = max(1, settings.STORE_IDLE_TIMEOUT_SECONDS // 60)
+            context["notice"] = _(
+                "You were signed out after %(minutes)d minutes without activity."
+            ) % {"minutes": minutes}
+        return context
 
 
 class RedeemForm(forms.Form):
@@ -106,7 +142,7 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user, request)
 
 
-@login_required(login_url="/store/login/")
+@clerk_view
 def home(request: HttpRequest) -> HttpResponse:
     assignment = _current_assignment(request)
     if assignment is None:
@@ -114,7 +150,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return _page(request, assignment)
 
 
-@login_required(login_url="/store/login/")
+@clerk_view
 def pick_store(request: HttpRequest) -> HttpResponse:
     assignments = list(staff_assignments(request.user))
     if request.method == "POST":
@@ -126,7 +162,7 @@ def pick_store(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required(login_url="/store/login/")
+@clerk_view
 def check(request: HttpRequest) -> HttpResponse:
     assignment = _current_assignment(request)
     if assignment is None:
@@ -152,7 +188,7 @@ def check(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required(login_url="/store/login/")
+@clerk_view
 def redeem(request: HttpRequest) -> HttpResponse:
     assignment = _current_assignment(request)
     if assignment is None:
@@ -176,7 +212,7 @@ def redeem(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required(login_url="/store/login/")
+@clerk_view
 def reverse(request: HttpRequest, redemption_id: int) -> HttpResponse:
     assignment = _current_assignment(request)
     if assignment is None:

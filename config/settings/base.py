@@ -200,6 +200,8 @@ CARD_STOCK_UPLOAD_DIR = env.path("CARD_STOCK_UPLOAD_DIR", default=VAR_DIR / "imp
 CARD_STOCK_SYNC_ROWS = env.int("CARD_STOCK_SYNC_ROWS", default=10_000)
 REDEMPTION_REVERSAL_WINDOW_HOURS = env.int("REDEMPTION_REVERSAL_WINDOW_HOURS", default=24)
 PRESENTATION_TOKEN_SECONDS = env.int("PRESENTATION_TOKEN_SECONDS", default=120)
+# The store page signs staff out after this long without a request (an unattended till).
+STORE_IDLE_TIMEOUT_SECONDS = env.int("STORE_IDLE_TIMEOUT_SECONDS", default=30 * 60)
 # Requests per partner client ("6000/min"); empty turns the throttle off.
 PARTNER_API_RATE = env.str("PARTNER_API_RATE", default="6000/min")
 

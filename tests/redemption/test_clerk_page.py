@@ -153,3 +153,34 @@ def test_the_page_speaks_chinese(store):
     page = client.get("/store/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
 
     assert "核销" in page
+
+
+def test_an_unattended_page_signs_the_clerk_out(store, settings, time_machine):
+    # given: a clerk who stopped using the page
+    settings.STORE_IDLE_TIMEOUT_SECONDS = 30 * 60
+    time_machine.move_to("2026-11-30 10:00:00+08:00", tick=False)
+    client = signed_in("clerk", store)
+    assert client.get("/store/").status_code == 200
+
+    # when: 31 minutes pass without a request
+    time_machine.move_to("2026-11-30 10:31:00+08:00", tick=False)
+    response = client.post("/store/check/", {"code": "ANY-CODE"})
+
+    # then: nothing is checked; the clerk signs in again and is told why
+    assert response.status_code == 302
+    assert response["Location"] == "/store/login/?next=/store/&idle=1"
+    assert "_auth_user_id" not in client.session
+    login = client.get(response["Location"]).content.decode()
+    assert "signed out after 30 minutes without activity" in login
+
+
+def test_activity_keeps_the_clerk_signed_in(store, settings, time_machine):
+    settings.STORE_IDLE_TIMEOUT_SECONDS = 30 * 60
+    time_machine.move_to("2026-11-30 10:00:00+08:00", tick=False)
+    client = signed_in("clerk", store)
+
+    for minute in (20, 40, 60):
+        time_machine.move_to(
+            f"2026-11-30 {10 + minute // 60}:{minute % 60:02d}:00+08:00", tick=False
+        )
+        assert client.get("/store/").status_code == 200
