@@ -5,26 +5,31 @@ or nothing.
 Two streaming passes over the file keep memory flat whatever its size: the first
 validates every row and remembers only the blind-index prefixes it has seen and the rows
 it rejected; the second re-reads the file and writes the accepted rows in one
-transaction (PostgreSQL: COPY into a temporary table, then INSERT ... SELECT).
+transaction (PostgreSQL: a binary COPY straight into the voucher table).
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
+import functools
 import io
+import json
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any, BinaryIO
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg import errors as pg_errors
+from psycopg.types.json import Jsonb
 
 from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec, normalise_code
@@ -40,6 +45,8 @@ MAX_ISSUES_KEPT = 10_000
 LOOKUP_CHUNK = 5_000
 WRITE_CHUNK = 20_000
 
+# The columns a file may have, in the order a row's cells are handed on.
+FIELDS = ("code", "serial", "expires_at", "face_value", "cost", "region")
 HEADERS = {
     "code": "code",
     "卡密": "code",
@@ -163,8 +170,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number as the operator sees it, {column: text}) for every data row."""
+def _rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(row number as the operator sees it, its cells in FIELDS order) for every data row."""
     head = stream.read(4)
     stream.seek(0)
     if head == b"PK\x03\x04":
@@ -175,20 +182,16 @@ def _rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, dict[st
     text = io.TextIOWrapper(stream, encoding=report.encoding, newline="")
     try:
         reader = csv.reader(text)
-        header = next(reader, None)
-        columns = _columns(header)
+        cells = _cell_picker(next(reader, None))
         for number, values in enumerate(reader, start=2):
             if not any(value.strip() for value in values):
                 continue
-            yield (
-                number,
-                {name: values[i] if i < len(values) else "" for name, i in columns.items()},
-            )
+            yield number, cells(values)
     finally:
         text.detach()
 
 
-def _xlsx_rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:
+def _xlsx_rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, tuple[str, ...]]]:
     from openpyxl import load_workbook
 
     report.file_format, report.encoding = "xlsx", ""
@@ -196,17 +199,19 @@ def _xlsx_rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, di
     try:
         rows = workbook.worksheets[0].iter_rows(values_only=True)
         header = next(rows, None)
-        columns = _columns([_cell(value) for value in header] if header else None)
+        cells = _cell_picker([_cell(value) for value in header] if header else None)
         for number, values in enumerate(rows, start=2):
-            cells = [_cell(value) for value in values]
-            if not any(cell.strip() for cell in cells):
+            texts = [_cell(value) for value in values]
+            if not any(text.strip() for text in texts):
                 continue
-            yield number, {name: cells[i] if i < len(cells) else "" for name, i in columns.items()}
+            yield number, cells(texts)
     finally:
         workbook.close()
 
 
-def _columns(header: list[str] | None) -> dict[str, int]:
+def _cell_picker(header: list[str] | None) -> Callable[[list[str]], tuple[str, ...]]:
+    """A function from a row's cells to the FIELDS cells, in that order: "" for a column
+    the file does not have and for cells missing at the end of a short row."""
     columns: dict[str, int] = {}
     for i, name in enumerate(header or []):
         key = HEADERS.get(name.strip().lstrip("\ufeff").lower())
@@ -216,7 +221,12 @@ def _columns(header: list[str] | None) -> dict[str, int]:
         raise ValidationFailed(
             {"file": [_("The first row must name the columns, with a “code” (卡密) column.")]}
         )
-    return columns
+    # Each row is cut to the columns in use and padded, so that position `width` (where
+    # absent columns point) and anything past a short row's end read "".
+    width = max(columns.values()) + 1
+    padding = [""] * (width + 1)
+    pick = operator.itemgetter(*(columns.get(name, width) for name in FIELDS))
+    return lambda values: pick(values[:width] + padding)
 
 
 # --- Validating one row ---------------------------------------------------------------------
@@ -234,7 +244,7 @@ class CleanRow:
     region: str
 
 
-@lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _amount(text: str) -> Decimal | None:
     text = text.strip().replace(",", "").lstrip("¥￥")
     if not text:
@@ -253,9 +263,15 @@ def _amount(text: str) -> Decimal | None:
 _ISO_DAY = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 
 
-@lru_cache(maxsize=4096)  # a file mostly repeats a handful of dates
+@functools.lru_cache(maxsize=4096)  # a file mostly repeats a handful of dates
 def _expiry(text: str) -> dt.datetime | None:
-    text = text.strip()
+    """The expiry a cell means, in UTC like `timezone.now()`: datetimes in two different
+    zones are converted for every comparison (and again when written), once per row."""
+    expiry = _local_expiry(text.strip())
+    return expiry.astimezone(dt.UTC) if expiry else None
+
+
+def _local_expiry(text: str) -> dt.datetime | None:
     if not text:
         return None
     zone = timezone.get_current_timezone()
@@ -279,68 +295,70 @@ def _expiry(text: str) -> dt.datetime | None:
     raise ValueError(text)
 
 
+def _issue(number: int, kind: str, message: str, code: str) -> RowIssue:
+    return RowIssue(number, kind, message, mask(code))
+
+
 def _clean(
     number: int,
-    values: dict[str, str],
+    cells: tuple[str, ...],
     batch: VoucherBatch,
     now: dt.datetime,
     index_of: Callable[[str], bytes] = code_index,
 ) -> CleanRow | RowIssue:
-    raw = values.get("code", "")
+    raw, serial, expiry, face_value, cost, region = cells
     code = normalise_code(raw, batch.code_format)
-    masked = mask(code)
     if not code:
         return RowIssue(number, EMPTY, _("The code is empty."), "")
     if len(code) > MAX_CODE_LENGTH:
-        return RowIssue(
+        return _issue(
             number,
             TOO_LONG,
             _("The code is longer than %(max)d characters.") % {"max": MAX_CODE_LENGTH},
-            masked,
+            code,
         )
     if not _VISIBLE_ASCII.match(code):
-        return RowIssue(
+        return _issue(
             number,
             ILLEGAL_CHARACTERS,
             _("The code may hold only letters, digits and visible symbols (no spaces)."),
-            masked,
+            code,
         )
-    serial = values.get("serial", "").strip()
+    serial = serial.strip()
     if len(serial) > MAX_SERIAL_LENGTH:
-        return RowIssue(
+        return _issue(
             number,
             BAD_SERIAL,
             _("The serial is longer than %(max)d characters.") % {"max": MAX_SERIAL_LENGTH},
-            masked,
+            code,
         )
     try:
-        expires_at = _expiry(values.get("expires_at", ""))
+        expires_at = _expiry(expiry)
     except ValueError:
-        return RowIssue(
+        return _issue(
             number,
             BAD_DATE,
             _("Cannot read the expiry date (use 2026-12-31 or 2026-12-31 23:59)."),
-            masked,
+            code,
         )
     if expires_at is not None and expires_at <= now:
-        return RowIssue(number, EXPIRED, _("The expiry date has passed."), masked)
+        return _issue(number, EXPIRED, _("The expiry date has passed."), code)
     try:
-        face_value = _amount(values.get("face_value", ""))
-        cost = _amount(values.get("cost", ""))
+        face_value, cost = _amount(face_value), _amount(cost)
     except (InvalidOperation, ValueError):
-        return RowIssue(
+        return _issue(
             number,
             BAD_AMOUNT,
             _("An amount is not a number of at most two decimals, 0 or more."),
-            masked,
+            code,
         )
-    region = values.get("region", "").strip()
+    region = region.strip()
     if len(region) > MAX_REGION_LENGTH:
-        return RowIssue(
+        return _issue(
             number,
             BAD_REGION,
             _("The region is longer than %(max)d characters.") % {"max": MAX_REGION_LENGTH},
-            masked,
+            code,
         )
     return CleanRow(number, code, index_of(code), serial, expires_at, face_value, cost, region)
 
@@ -348,15 +366,29 @@ def _clean(
 # --- The two passes ------------------------------------------------------------------------
 
 
+# A lookup's values go as one JSON document that the server unpacks: as a list
+# parameter they were quoted one by one in Python (Django binds parameters on the
+# client), which cost more than the lookup itself. Each value then probes the unique
+# index on its own (a LIMIT keeps the lateral subquery from being merged into a join),
+# whatever the planner believes about the table: given 5,000 constants, or joined, it
+# chose scans of the table or of the whole batch, which grows during an import.
+_EXISTING_INDEXES = (
+    "SELECT wanted.index FROM (SELECT decode(jsonb_array_elements_text(%s::jsonb), 'hex'))"
+    " AS wanted(index) CROSS JOIN LATERAL"
+    " (SELECT FROM vouchers_voucher WHERE secret_index = wanted.index LIMIT 1) AS found"
+)
+_TAKEN_SERIALS = (
+    "SELECT wanted.serial FROM jsonb_array_elements_text(%s::jsonb) AS wanted(serial)"
+    " CROSS JOIN LATERAL (SELECT FROM vouchers_voucher WHERE batch_id = %s"
+    " AND supplier_serial <> ''"  # the partial unique index's condition
+    " AND supplier_serial = wanted.serial LIMIT 1) AS found"
+)
+
+
 def _existing_indexes(indexes: list[bytes]) -> set[bytes]:
     if connection.vendor == "postgresql":
-        # One array parameter: an IN list of 5,000 placeholders costs more to build
-        # than the lookup itself.
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT secret_index FROM vouchers_voucher WHERE secret_index = ANY(%s)",
-                [indexes],
-            )
+            cursor.execute(_EXISTING_INDEXES, [json.dumps([index.hex() for index in indexes])])
             return {bytes(row[0]) for row in cursor.fetchall()}
     found = Voucher.objects.filter(secret_index__in=indexes).values_list("secret_index", flat=True)
     return {bytes(index) for index in found}
@@ -367,11 +399,7 @@ def _taken_serials(batch: VoucherBatch, serials: list[str]) -> set[str]:
         return set()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT supplier_serial FROM vouchers_voucher"
-                " WHERE batch_id = %s AND supplier_serial = ANY(%s)",
-                [batch.pk, serials],
-            )
+            cursor.execute(_TAKEN_SERIALS, [json.dumps(serials), batch.pk])
             return {row[0] for row in cursor.fetchall()}
     found = Voucher.objects.filter(batch=batch, supplier_serial__in=serials)
     return set(found.values_list("supplier_serial", flat=True))
@@ -383,18 +411,16 @@ def _validated(
     report: ImportReport,
     rejected: set[int],
     check_database: bool = True,
+    before_lookup: Callable[[], None] = lambda: None,
 ) -> Iterator[CleanRow]:
     """Validate every row; yield accepted rows; record issues and rejected row numbers.
     In-file duplicates are found through 64-bit keys (the blind index's first 8 bytes
     for codes, a hash for serials; a false match needs a collision of about 1 in 10^7
-    for a million-row file), database duplicates in chunked index lookups."""
+    for a million-row file), database duplicates in chunked index lookups, each preceded
+    by `before_lookup()` (the import ends its COPY there: the connection is needed)."""
     # One set of 64-bit keys for both checks keeps a million-row file well under 300 MB.
     seen: set[int] = set()
-    sealer = codec()
-
-    def index_of(code: str) -> bytes:
-        return sealer.blind_index(code, purpose=INDEX_PURPOSE)
-
+    index_of = functools.partial(codec().blind_index, purpose=INDEX_PURPOSE)
     pending: list[CleanRow] = []
     now = timezone.now()
 
@@ -402,19 +428,17 @@ def _validated(
         existing: set[bytes] = set()
         taken_serials: set[str] = set()
         if check_database:
+            before_lookup()
             existing = _existing_indexes([row.index for row in pending])
             taken_serials = _taken_serials(batch, [row.serial for row in pending if row.serial])
         for row in pending:
             if row.index in existing:
-                issue = RowIssue(
-                    row.row,
-                    ALREADY_IN_DATABASE,
-                    _("This code is already in the system."),
-                    mask(row.code),
+                issue = _issue(
+                    row.row, ALREADY_IN_DATABASE, _("This code is already in the system."), row.code
                 )
             elif row.serial and row.serial in taken_serials:
-                issue = RowIssue(
-                    row.row, BAD_SERIAL, _("This serial is already in the batch."), mask(row.code)
+                issue = _issue(
+                    row.row, BAD_SERIAL, _("This serial is already in the batch."), row.code
                 )
             else:
                 report.counts[ACCEPTED] += 1
@@ -424,25 +448,22 @@ def _validated(
             rejected.add(row.row)
         pending.clear()
 
-    for number, values in _rows(stream, report):
+    for number, cells in _rows(stream, report):
         report.rows_total += 1
-        result = _clean(number, values, batch, now, index_of)
+        result = _clean(number, cells, batch, now, index_of)
         if isinstance(result, CleanRow):
             code_key = int.from_bytes(result.index[:8], "little")
             serial_key = hash(("serial", result.serial)) if result.serial else None
             if code_key in seen:
-                result = RowIssue(
+                result = _issue(
                     number,
                     DUPLICATE_IN_FILE,
                     _("This code appears earlier in the file."),
-                    mask(result.code),
+                    result.code,
                 )
             elif serial_key is not None and serial_key in seen:
-                result = RowIssue(
-                    number,
-                    BAD_SERIAL,
-                    _("This serial appears earlier in the file."),
-                    mask(result.code),
+                result = _issue(
+                    number, BAD_SERIAL, _("This serial appears earlier in the file."), result.code
                 )
             else:
                 seen.add(code_key)
@@ -457,79 +478,84 @@ def _validated(
     yield from flush()
 
 
-_STAGE_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS card_stock_stage ("
-    " batch_id bigint, sequence integer, serial text, supplier_serial text,"
-    " secret_ciphertext bytea, secret_index bytea, key_id text, expires_at timestamptz,"
-    " face_value numeric(12,2), cost numeric(12,2), region text, import_job_id bigint"
-    ") ON COMMIT DROP"
+_VOUCHER_FIELDS = (
+    "batch_id", "sequence", "serial", "supplier_serial", "secret_ciphertext",
+    "secret_index", "key_id", "expires_at", "face_value", "cost", "region",
+    "import_job_id",
+)  # fmt: skip
+# The columns a voucher row needs beyond those, with the values a new voucher has.
+_NEW_VOUCHER_COLUMNS = ("status", "frozen_from", "channel", "trace", "created_at")
+_COPY_VOUCHERS = (
+    f"COPY vouchers_voucher ({', '.join(_VOUCHER_FIELDS + _NEW_VOUCHER_COLUMNS)})"
+    " FROM STDIN (FORMAT BINARY)"
 )
-_STAGE_COLUMNS = (
-    "batch_id, sequence, serial, supplier_serial, secret_ciphertext, secret_index, key_id,"
-    " expires_at, face_value, cost, region, import_job_id"
-)
-_STAGE_INSERT = (  # constants only
-    f"INSERT INTO vouchers_voucher ({_STAGE_COLUMNS}, status, frozen_from, channel, trace,"  # noqa: S608
-    " created_at)"
-    f" SELECT {_STAGE_COLUMNS}, 'available', '', '', '{{}}'::jsonb, now() FROM card_stock_stage"
-    " ON CONFLICT DO NOTHING"
-)
+_COPY_TYPES = [
+    "int8", "int4", "text", "text", "bytea", "bytea", "text", "timestamptz", "numeric",
+    "numeric", "text", "int8", "text", "text", "text", "jsonb", "timestamptz",
+]  # fmt: skip
+# A concurrent writer of the same codes: it committed first (unique violation), or it is
+# writing them too and one of the two transactions had to give way (deadlock).
+_WRITE_CONFLICTS = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected)
 
 
-class _Stager:
-    """Accepted rows on their way in. PostgreSQL: COPY into a temporary table during the
-    pass, then one INSERT ... SELECT into vouchers when the report is clean, so no
-    voucher row exists before that. SQLite (development): written per chunk inside the
-    same transaction, which is rolled back if the import is blocked."""
+class _CopyAborted(Exception):
+    """Ends a COPY when the import fails: the server logs the reason it is given, and the
+    actual error's text might quote the file."""
 
-    _FIELDS = (
-        "batch_id", "sequence", "serial", "supplier_serial", "secret_ciphertext",
-        "secret_index", "key_id", "expires_at", "face_value", "cost", "region",
-        "import_job_id",
-    )  # fmt: skip
+
+class _VoucherWriter:
+    """Accepted rows on their way into the voucher table, inside the import's
+    transaction (rolled back if the report ends up blocking the import).
+
+    PostgreSQL: one binary COPY straight into the table, kept open while the next rows
+    are read, validated and sealed, so the server stores rows (table and indexes) on the
+    other core while Python works; `pause()` ends it before anything else uses the
+    connection (the duplicate lookups, progress). Rows used to go through a temporary
+    table and an INSERT ... SELECT at the end: written twice, one after the other.
+    SQLite (development): bulk_create, a chunk at a time.
+    """
 
     def __init__(self) -> None:
-        self.rows: list[tuple] = []
         self.postgresql = connection.vendor == "postgresql"
-        if self.postgresql:
-            with connection.cursor() as cursor:
-                cursor.execute(_STAGE_DDL)
-                cursor.execute("DELETE FROM card_stock_stage")
+        self.rows: list[tuple] = []  # SQLite
+        self._copy: Any = None
+        self._open = contextlib.ExitStack()  # the COPY and its cursor while one is open
+        # What every new voucher has besides the file's data; an empty trace as ready
+        # JSON, so it is not serialised again for every row.
+        trace = Jsonb("{}", dumps=str)
+        self._new_voucher = (Voucher.Status.AVAILABLE, "", "", trace, timezone.now())
+
+    def __enter__(self) -> _VoucherWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
+        if exc is None:
+            self.pause()
+        else:
+            self._copy = None
+            self._open.__exit__(_CopyAborted, _CopyAborted("The card-stock import failed."), None)
 
     def add(self, row: tuple) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= WRITE_CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        if self.postgresql:
-            with connection.cursor() as cursor:
-                statement = f"COPY card_stock_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-                with cursor.cursor.copy(statement) as copy:
-                    copy.set_types(
-                        ["int8", "int4", "text", "text", "bytea", "bytea", "text",
-                         "timestamptz", "numeric", "numeric", "text", "int8"]
-                    )  # fmt: skip
-                    for row in self.rows:
-                        copy.write_row(row)
-        else:
-            Voucher.objects.bulk_create(
-                [Voucher(**dict(zip(self._FIELDS, row, strict=True))) for row in self.rows]
-            )
-        self.rows.clear()
-
-    def finish(self, expected: int) -> int:
-        """Write what was staged; returns how many vouchers went in."""
-        self.flush()
         if not self.postgresql:
-            return expected
-        with connection.cursor() as cursor:
-            cursor.execute(_STAGE_INSERT)
-            inserted = cursor.rowcount
-            cursor.execute("DELETE FROM card_stock_stage")
-        return inserted
+            self.rows.append(row)
+            if len(self.rows) >= WRITE_CHUNK:
+                self.pause()
+            return
+        if self._copy is None:
+            cursor = self._open.enter_context(connection.cursor())
+            self._copy = self._open.enter_context(cursor.cursor.copy(_COPY_VOUCHERS))
+            self._copy.set_types(_COPY_TYPES)
+        self._copy.write_row(row + self._new_voucher)
+
+    def pause(self) -> None:
+        """Write out what was added (ends the COPY: the connection is free again)."""
+        if self.rows:
+            Voucher.objects.bulk_create(
+                [Voucher(**dict(zip(_VOUCHER_FIELDS, row, strict=True))) for row in self.rows]
+            )
+            self.rows.clear()
+        self._copy = None
+        self._open.close()
 
 
 def card_stock_import(
@@ -545,12 +571,13 @@ def card_stock_import(
 ) -> ImportReport:
     """Validate a card-stock file and (unless `dry_run`) import its accepted rows into
     `batch`, all in one transaction. Rejected rows block the import unless
-    `skip_rejected`. A dry run writes nothing; an import validates and stages in the
-    same pass and writes vouchers only when the report allows it — a failure anywhere
-    leaves no voucher behind.
+    `skip_rejected`. A dry run writes nothing; an import validates and writes in the
+    same pass and rolls everything back when the report does not allow it — a failure
+    anywhere leaves no voucher behind.
 
     Locks the batch row (imports into one batch queue up; sequence numbers stay
-    gapless). Codes another import wrote in the meantime make the import fail whole.
+    gapless). Codes another import wrote in the meantime make the import fail whole;
+    while that import is still running, this one waits for it on the first shared code.
     """
     if batch.kind != VoucherBatch.Kind.CARD_SECRET or batch.source != VoucherBatch.Source.IMPORTED:
         raise ValidationFailed(
@@ -568,44 +595,69 @@ def card_stock_import(
         progress("validated", report.rows_total, report.rows_total)
         return report
 
-    # One pass: every row is validated and each accepted one sealed and staged; the
-    # vouchers are written only if the report allows it, else everything rolls back.
+    # One pass: every row is validated and each accepted one sealed and written; if the
+    # report does not allow the import, everything rolls back.
     sealer = codec()
     key_id = sealer.current_key_id
-    with transaction.atomic():
-        locked = VoucherBatch.objects.select_for_update().get(pk=batch.pk)
-        last = (
-            Voucher.objects.filter(batch=locked)
-            .order_by("-sequence")
-            .values_list("sequence", flat=True)
-            .first()
-            or 0
-        )
-        stager = _Stager()
-        with open_file() as stream:
-            for row in _validated(stream, locked, report, rejected):
-                last += 1
-                serial = f"{locked.code}-{last:06d}"
-                stager.add((
-                    locked.pk, last, serial, row.serial,
-                    sealer.encrypt(row.code, aad=code_aad(locked.code, serial)), row.index, key_id,
-                    row.expires_at, row.face_value, row.cost, row.region,
-                    import_job.pk if import_job else None,
-                ))  # fmt: skip
-                if report.accepted % WRITE_CHUNK == 0:
-                    progress("importing", report.accepted, 0)
-        report.issues.sort(key=lambda issue: issue.row)
-        if (report.rejected and not skip_rejected) or not report.accepted:
-            report.blocked = bool(report.rejected and not skip_rejected)
-            transaction.set_rollback(True)
-            return report
-        progress("writing", report.accepted, report.accepted)
-        written = stager.finish(report.accepted)
-        if written != report.accepted:  # someone else wrote some of these codes meanwhile
-            raise _changed_meanwhile(report.accepted - written)
-        report.imported = written
-        progress("imported", written, report.accepted)
+    job_id = import_job.pk if import_job else None
+    accepted_up_to = 0
+    try:
+        with transaction.atomic():
+            locked = VoucherBatch.objects.select_for_update().get(pk=batch.pk)
+            last = (
+                Voucher.objects.filter(batch=locked)
+                .order_by("-sequence")
+                .values_list("sequence", flat=True)
+                .first()
+                or 0
+            )
+            with _VoucherWriter() as writer, open_file() as stream:
+                for row in _validated(stream, locked, report, rejected, before_lookup=writer.pause):
+                    accepted_up_to = row.row
+                    last += 1
+                    serial = f"{locked.code}-{last:06d}"
+                    writer.add((
+                        locked.pk, last, serial, row.serial,
+                        sealer.encrypt(row.code, aad=code_aad(locked.code, serial)), row.index,
+                        key_id, row.expires_at, row.face_value, row.cost, row.region, job_id,
+                    ))  # fmt: skip
+                    if report.accepted % WRITE_CHUNK == 0:
+                        writer.pause()
+                        progress("importing", report.accepted, 0)
+            report.issues.sort(key=lambda issue: issue.row)
+            if (report.rejected and not skip_rejected) or not report.accepted:
+                report.blocked = bool(report.rejected and not skip_rejected)
+                transaction.set_rollback(True)
+                return report
+            progress("writing", report.accepted, report.accepted)
+            report.imported = report.accepted
+    except _WRITE_CONFLICTS:
+        # Rolled back by now; the message says how many accepted rows were taken.
+        taken = _taken_meanwhile(open_file, batch, rejected, accepted_up_to)
+        raise _changed_meanwhile(taken) from None
+    progress("imported", report.imported, report.accepted)
     return report
+
+
+def _taken_meanwhile(
+    open_file: Callable[[], BinaryIO], batch: VoucherBatch, rejected: set[int], up_to: int
+) -> int:
+    """How many rows the failed import had accepted (up to row `up_to`; `rejected` are
+    the others) whose codes or serials someone else has taken since: the file is checked
+    again that far."""
+    rejected_now: set[int] = set()
+    recheck = ImportReport(file_name="")
+    with (
+        open_file() as stream,
+        contextlib.closing(_validated(stream, batch, recheck, rejected_now)) as rows,
+    ):
+        for row in rows:
+            if row.row > up_to:  # every row before it has been decided
+                break
+    taken = sum(1 for number in rejected_now if number <= up_to and number not in rejected)
+    # At least one: a writer this import had to give way to (deadlock) may not have
+    # committed yet.
+    return max(taken, 1)
 
 
 def _changed_meanwhile(missing: int) -> ImportBlocked:
