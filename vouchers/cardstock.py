@@ -2,10 +2,11 @@
 XLSX, validated with a row-level report before anything is written, then imported all
 or nothing.
 
-Two streaming passes over the file keep memory flat whatever its size: the first
-validates every row and remembers only the blind-index prefixes it has seen and the rows
-it rejected; the second re-reads the file and writes the accepted rows in one
-transaction (PostgreSQL: a binary COPY straight into the voucher table).
+Every pass streams the file and keeps memory flat whatever its size, remembering only
+64-bit keys of the codes and serials it has seen and the rows it rejected. The report
+(a dry run) writes nothing; the confirmed import validates again and writes the
+accepted rows in the same pass, in one transaction (PostgreSQL: a binary COPY straight
+into the voucher table), rolled back whole when the report does not allow the import.
 """
 
 from __future__ import annotations
