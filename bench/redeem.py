@@ -324,6 +324,9 @@ def main() -> int:
     parser.add_argument("--db", default="quanyi_bench_redeem")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     args = parser.parse_args()
+    if args.profile and not (Path(sys.executable).parent / "py-spy").exists():
+        print("  py-spy is not installed in the venv (pip install py-spy): no profile")
+        args.profile = 0
     if not 0 < args.duration <= MAX_DURATION:
         parser.error(f"--duration must be between 1 and {MAX_DURATION}")
     if not 0 <= args.profile <= MAX_DURATION:
