@@ -43,7 +43,13 @@ def clerk_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
         if not request.user.is_authenticated:
             return redirect(f"{LOGIN_URL}?next=/store/")
         now = int(time.time())
-        last_seen = request.session.get(SESSION_LAST_SEEN, now)
+        # A fresh sign-in counts as activity: signing in again (here or in the console)
+        # keeps the session's data, including an old last-seen time.
+        last_login = request.user.last_login
+        last_seen = max(
+            request.session.get(SESSION_LAST_SEEN, now),
+            int(last_login.timestamp()) if last_login else 0,
+        )
         if now - last_seen > settings.STORE_IDLE_TIMEOUT_SECONDS:
             logout(request)
             return redirect(f"{LOGIN_URL}?next=/store/&idle=1")

@@ -184,3 +184,22 @@ def test_activity_keeps_the_clerk_signed_in(store, settings, time_machine):
             f"2026-11-30 {10 + minute // 60}:{minute % 60:02d}:00+08:00", tick=False
         )
         assert client.get("/store/").status_code == 200
+
+
+def test_signing_in_again_after_a_long_pause_counts_as_activity(
+    store, settings, time_machine, django_user_model
+):
+    # given: a clerk whose page sat unused, who then signs in again in the same browser
+    settings.STORE_IDLE_TIMEOUT_SECONDS = 30 * 60
+    time_machine.move_to("2026-11-30 10:00:00+08:00", tick=False)
+    client = signed_in("clerk", store)
+    assert client.get("/store/").status_code == 200
+    time_machine.move_to("2026-11-30 11:00:00+08:00", tick=False)
+    client.force_login(django_user_model.objects.get(username="clerk"))
+    assert client.session["clerk_last_seen"]  # the old activity time is still there
+
+    # when
+    response = client.get("/store/")
+
+    # then: the new sign-in is not undone by the old last-seen time
+    assert response.status_code == 200
