@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format worker beat migrate messages clean
+.PHONY: help run dev prepare test lint format worker beat migrate messages clean
 
 help:
 	@echo "make run     - install, migrate, load demo data, serve on 127.0.0.1:8000 (+ worker, beat)"
 	@echo "make test    - ruff check, ruff format --check, pytest"
+	@echo "make dev     - as make run, with Django's auto-reloading server instead of gunicorn"
 	@echo "make worker  - a Celery worker;  make beat - the (single) beat scheduler"
 	@echo "make messages - refresh and compile the zh-hans translations"
 
@@ -22,11 +23,17 @@ $(STAMP): pyproject.toml
 .env: | $(STAMP)
 	$(PY) -m config.envfile
 
-run: $(STAMP) .env
+prepare: $(STAMP) .env
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
+
+run: prepare
 	$(PY) -m config.devserver
+
+dev: prepare
+	$(PY) -m config.devserver --reload
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
