@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from riskcontrol.actors import Actor
 from riskcontrol.errors import ValidationFailed
 
 from . import selectors
@@ -71,6 +72,7 @@ class MemberForm(forms.ModelForm):
             "birthday": data["birthday"],
             "tier": data["tier"].code if data["tier"] else None,
             "tags": [tag.code for tag in data["tags"]],
+            "lifecycle_stage": data["lifecycle_stage"],
         }
         for field in ("phone", "email"):
             if data[f"clear_{field}"]:
@@ -146,7 +148,9 @@ class MemberAdmin(ImportExportMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         try:
-            member, _created = member_upsert(**form.upsert_arguments())
+            member, _created = member_upsert(
+                **form.upsert_arguments(), actor=Actor.for_user(request.user, request)
+            )
         except ValidationFailed as error:  # validated in the form already; defensive
             raise forms.ValidationError(str(error.errors)) from error
         obj.pk = member.pk
