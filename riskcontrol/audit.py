@@ -8,6 +8,7 @@ changed is recorded.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
     return str(value)
 
 
@@ -36,7 +39,7 @@ def audit_changes(
     changes: dict[str, Any] = {}
     for field, new in after.items():
         old = before.get(field)
-        if _plain(old) == _plain(new):
+        if old == new or _plain(old) == _plain(new):  # 10 == 10.00; one instant, two zones
             continue
         changes[field] = "changed" if field in private else {"from": _plain(old), "to": _plain(new)}
     return changes
