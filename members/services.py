@@ -158,6 +158,14 @@ def _audit_snapshot(member: Member) -> dict[str, Any]:
     }
 
 
+@transaction.atomic
+def member_delete(*, member: Member, actor: Actor) -> None:
+    """Delete a member who holds no vouchers (the database refuses otherwise). The audit
+    event names the member by external id only."""
+    audit_record(subject=member, action="delete", actor=actor, label=member.external_id)
+    member.delete()
+
+
 def _seal_contacts(member: Member, phone: str | None, email: str | None) -> None:
     member.phone_sealed = pii.seal(member.external_id, "phone", phone) if phone else None
     member.phone_index = pii.blind_index("phone", phone) if phone else None

@@ -17,6 +17,7 @@ from .models import AuditEvent, IdempotencyKey, PartnerClient, PartnerClientKey
 from .scopes import SCOPE_CHOICES
 from .services import (
     partner_client_create,
+    partner_client_delete,
     partner_client_update,
     partner_key_issue,
     partner_keys_revoke,
@@ -118,6 +119,14 @@ class PartnerClientAdmin(admin.ModelAdmin):
         )
         obj.pk = created.pk
         obj.created_at = created.created_at
+
+    def delete_model(self, request, obj) -> None:
+        partner_client_delete(client=obj, actor=Actor.for_user(request.user, request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        actor = Actor.for_user(request.user, request)
+        for client in queryset:
+            partner_client_delete(client=client, actor=actor)
 
     def response_add(self, request, obj, post_url_continue=None):
         # A new client is useless without a key: go straight to issuing one.

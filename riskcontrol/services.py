@@ -159,6 +159,14 @@ def partner_keys_revoke(*, client: PartnerClient, actor: Actor | None = None) ->
     return count
 
 
+@transaction.atomic
+def partner_client_delete(*, client: PartnerClient, actor: Actor) -> None:
+    """Delete a partner client with its keys and idempotency records (its history rows
+    keep their labels). Audited."""
+    audit_record(subject=client, action="delete", actor=actor)
+    client.delete()
+
+
 # --- Idempotency -------------------------------------------------------------------------
 
 

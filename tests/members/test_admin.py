@@ -5,7 +5,7 @@ import tablib
 from django.contrib.auth.models import User
 
 from members import selectors
-from members.models import Member
+from members.models import Member, Tag, Tier
 from members.resources import MemberResource
 from members.services import member_upsert
 from riskcontrol.models import AuditEvent
@@ -169,3 +169,59 @@ def test_member_import_keeps_birthday_and_lifecycle_stage_and_records_who():
     member = Member.objects.get(external_id="M1")
     assert (member.birthday, member.lifecycle_stage) == (dt.date(1990, 5, 17), "growing")
     assert AuditEvent.objects.get(subject_id=str(member.pk)).actor_label == "importer"
+
+
+def test_tier_forms_save_through_the_services_and_keep_the_code(operator):
+    response = operator.post(
+        "/admin/members/tier/add/", {"code": "gold", "name": "Gold", "rank": "3"}
+    )
+    tier = Tier.objects.get(code="gold")
+
+    operator.post(
+        f"/admin/members/tier/{tier.pk}/change/",
+        {"code": "platinum", "name": "金卡", "rank": "4", "description": "top"},
+    )
+
+    assert response.status_code == 302
+    tier.refresh_from_db()
+    assert (tier.code, tier.name, tier.rank, tier.description) == ("gold", "金卡", 4, "top")
+    events = AuditEvent.objects.filter(subject="members.tier").order_by("id")
+    assert [(e.action, e.actor_label) for e in events] == [
+        ("create", "operator-user"),
+        ("update", "operator-user"),
+    ]
+    assert events[1].changes == {
+        "name": {"from": "Gold", "to": "金卡"},
+        "rank": {"from": 3, "to": 4},
+        "description": {"from": "", "to": "top"},
+    }
+
+
+def test_tag_forms_save_through_the_services(operator):
+    operator.post("/admin/members/tag/add/", {"code": "vip", "name": "VIP"})
+    tag = Tag.objects.get(code="vip")
+
+    operator.post(f"/admin/members/tag/{tag.pk}/change/", {"name": "高价值客"})
+    operator.post(f"/admin/members/tag/{tag.pk}/delete/", {"post": "yes"})
+
+    assert not Tag.objects.exists()
+    events = AuditEvent.objects.filter(subject="members.tag").order_by("id")
+    assert [(e.action, e.subject_label) for e in events] == [
+        ("create", "vip"),
+        ("update", "vip"),
+        ("delete", "vip"),
+    ]
+    assert events[1].changes == {"name": {"from": "VIP", "to": "高价值客"}}
+
+
+def test_deleting_a_member_in_the_console_is_audited_by_external_id(operator):
+    member, _ = member_upsert(external_id="M1", phone="13912345678")
+
+    operator.post(
+        "/admin/members/member/",
+        {"action": "delete_selected", "_selected_action": [member.pk], "post": "yes"},
+    )
+
+    assert not Member.objects.exists()
+    event = AuditEvent.objects.get(subject="members.member", action="delete")
+    assert (event.subject_label, event.actor_label, event.changes) == ("M1", "operator-user", {})

@@ -100,3 +100,13 @@ def test_audit_events_are_read_only_in_the_console(operator):
     assert operator.get("/admin/riskcontrol/auditevent/").status_code == 200
     response = operator.post(f"/admin/riskcontrol/auditevent/{event.pk}/change/", {})
     assert response.status_code == 403
+
+
+def test_deleting_a_partner_client_in_the_console_is_audited(operator):
+    client = partner_client_create(name="Old CRM", scopes=[])
+
+    operator.post(f"/admin/riskcontrol/partnerclient/{client.pk}/delete/", {"post": "yes"})
+
+    assert not PartnerClient.objects.exists()
+    event = AuditEvent.objects.get(action="delete")
+    assert (event.subject_label, event.actor_label) == ("Old CRM", "operator-user")
