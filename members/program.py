@@ -38,10 +38,9 @@ def _save(obj: Tier | Tag, *, before: dict, fields: tuple[str, ...], actor: Acto
         with transaction.atomic():
             obj.save()
     except IntegrityError:
-        taken = "rank" if isinstance(obj, Tier) and "rank" in changes else "code"
-        raise ValidationFailed(
-            {taken: [_("Another record already uses this %(field)s.") % {"field": taken}]}
-        ) from None
+        if isinstance(obj, Tier) and "rank" in changes:
+            raise ValidationFailed({"rank": [_("Another tier already has this rank.")]}) from None
+        raise ValidationFailed({"code": [_("This code is already in use.")]}) from None
     audit_record(
         subject=obj,
         action="update" if before else "create",
