@@ -183,7 +183,7 @@ def voucher_batch_create(
         region=region,
         created_by_id=actor.user_id,
     )
-    _batch_event(batch=batch, action="create", detail=batch.get_status_display(), actor=actor)
+    _batch_event(batch=batch, action="create", detail=batch.status, actor=actor)
     if generated and generate:
         from .tasks import voucher_batch_generate_task
 
@@ -339,7 +339,7 @@ def _finish_generation(batch: VoucherBatch) -> VoucherBatch:
         _batch_event(
             batch=batch,
             action="activate",
-            detail=_("all vouchers generated"),
+            detail="all vouchers generated",
             actor=Actor.system("generation"),
         )
     return batch
