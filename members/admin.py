@@ -6,25 +6,67 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from riskcontrol.actors import Actor
 from riskcontrol.errors import ValidationFailed
 
 from . import selectors
 from .models import Member, Tag, Tier
+from .program import tag_create, tag_delete, tag_update, tier_create, tier_delete, tier_update
 from .resources import MemberResource
-from .services import UNSET, member_upsert
+from .services import UNSET, member_delete, member_upsert
+
+
+class ServiceDeleteMixin:
+    """Deletes, one or many, go through the app's delete service (audited)."""
+
+    delete_service = None  # a service taking (<model name>=obj, actor=actor)
+
+    def delete_model(self, request, obj) -> None:
+        self.delete_service(
+            **{self.model._meta.model_name: obj}, actor=Actor.for_user(request.user, request)
+        )
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ServiceDeleteMixin, admin.ModelAdmin):
     list_display = ["code", "name", "rank"]
     search_fields = ["code", "name"]
     ordering = ["rank"]
+    delete_service = staticmethod(tier_delete)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        fields = {key: data[key] for key in ("name", "rank", "description")}
+        actor = Actor.for_user(request.user, request)
+        if change:
+            tier_update(tier=obj, **fields, actor=actor)
+            return
+        obj.pk = tier_create(code=data["code"], **fields, actor=actor).pk
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ServiceDeleteMixin, admin.ModelAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
+    delete_service = staticmethod(tag_delete)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        actor = Actor.for_user(request.user, request)
+        if change:
+            tag_update(tag=obj, name=data["name"], actor=actor)
+            return
+        obj.pk = tag_create(code=data["code"], name=data["name"], actor=actor).pk
 
 
 class MemberForm(forms.ModelForm):
@@ -71,6 +113,7 @@ class MemberForm(forms.ModelForm):
             "birthday": data["birthday"],
             "tier": data["tier"].code if data["tier"] else None,
             "tags": [tag.code for tag in data["tags"]],
+            "lifecycle_stage": data["lifecycle_stage"],
         }
         for field in ("phone", "email"):
             if data[f"clear_{field}"]:
@@ -98,7 +141,7 @@ class MemberForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(ImportExportMixin, admin.ModelAdmin):
+class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
     """Phones and e-mails are masked in the list and in exports; imports go through
     member_upsert, like the API."""
 
@@ -127,6 +170,7 @@ class MemberAdmin(ImportExportMixin, admin.ModelAdmin):
         (_("Ledger"), {"fields": ["points", "created_at", "updated_at"]}),
     ]
     filter_horizontal = ["tags"]
+    delete_service = staticmethod(member_delete)
 
     @admin.display(description=_("phone"))
     def masked_phone(self, obj: Member) -> str:
@@ -146,7 +190,9 @@ class MemberAdmin(ImportExportMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         try:
-            member, _created = member_upsert(**form.upsert_arguments())
+            member, _created = member_upsert(
+                **form.upsert_arguments(), actor=Actor.for_user(request.user, request)
+            )
         except ValidationFailed as error:  # validated in the form already; defensive
             raise forms.ValidationError(str(error.errors)) from error
         obj.pk = member.pk

@@ -77,7 +77,7 @@ class MemberUpsertApi(PartnerApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validate(MemberUpsertInput, request.data)
-        member, created = member_upsert(**data)
+        member, created = member_upsert(**data, actor=self.actor)
         member = selectors.member_get(external_id=member.external_id)
         return Response(MemberOutput(member).data, status=201 if created else 200)
 

@@ -3,6 +3,8 @@ phones and e-mails are sealed exactly as the API does it; exports show them mask
 
 from import_export import fields, resources
 
+from riskcontrol.actors import Actor
+
 from . import selectors
 from .models import Member
 from .services import UNSET, member_upsert
@@ -48,6 +50,8 @@ class MemberResource(resources.ModelResource):
     def import_instance(self, instance, row, **kwargs):
         super().import_instance(instance, row, **kwargs)
         instance._import_row = row
+        user = kwargs.get("user")
+        instance._import_actor = Actor.for_user(user) if user is not None else None
 
     def do_instance_save(self, instance, is_create):
         row = instance._import_row
@@ -57,15 +61,20 @@ class MemberResource(resources.ModelResource):
             return UNSET if value is None else (str(value).strip() or None)
 
         tags = cell("tags")
+        birthday = cell("birthday")
+        stage = cell("lifecycle_stage")
         member, _created = member_upsert(
             external_id=str(row.get("external_id") or "").strip(),
             name=cell("name"),
             phone=cell("phone"),
             email=cell("email"),
+            birthday=birthday if birthday in (UNSET, None) else instance.birthday,
             tier=cell("tier"),
+            lifecycle_stage=UNSET if stage in (UNSET, None) else stage,
             tags=UNSET
             if tags is UNSET
             else [t for t in (tags or "").replace("，", ",").split(",") if t.strip()],
+            actor=instance._import_actor,
         )
         instance.pk = member.pk
 

@@ -10,6 +10,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from riskcontrol.actors import Actor
+from riskcontrol.audit import audit_changes, audit_record
 from riskcontrol.crypto import codec
 from riskcontrol.errors import ValidationFailed
 
@@ -49,13 +51,19 @@ def member_upsert(
     birthday: dt.date | None = UNSET,
     tier: str | None = UNSET,
     tags: list[str] | None = UNSET,
+    lifecycle_stage: str = UNSET,
+    actor: Actor | None = None,
 ) -> tuple[Member, bool]:
     """Create or update the member with `external_id` (API.md semantics: an argument left
     out keeps the stored value, `None` clears it; `tier` is a tier code, `tags` a list of
-    tag codes that replaces the member's tags, unknown tag codes are created).
+    tag codes that replaces the member's tags, unknown tag codes are created;
+    `lifecycle_stage` one of `Member.LifecycleStage`).
 
     Locks the member row (or, for a new member, relies on the unique external_id: a racing
     second create falls back to locking the winner's row). Returns (member, created).
+    Writes an audit event with the actor (the system when none is given) naming what
+    changed; personal data (name, birthday, phone, e-mail) is recorded as changed, never
+    by value.
     """
     external_id = (external_id or "").strip()
     errors: dict[str, list[str]] = {}
@@ -85,16 +93,23 @@ def member_upsert(
         tier_obj = Tier.objects.filter(code=tier).first()
         if tier_obj is None:
             errors["tier"] = [_("Unknown tier code: %(code)s") % {"code": tier}]
+    if lifecycle_stage is not UNSET and lifecycle_stage not in Member.LifecycleStage.values:
+        errors["lifecycle_stage"] = [
+            _("Unknown lifecycle stage: %(stage)s") % {"stage": lifecycle_stage}
+        ]
     if errors:
         raise ValidationFailed(errors)
 
     member, created = _lock_or_create(external_id)
+    before = {} if created else _audit_snapshot(member)
     if name is not UNSET:
         member.name = (name or "").strip()
     if birthday is not UNSET:
         member.birthday = birthday
     if tier is not UNSET:
         member.tier = tier_obj
+    if lifecycle_stage is not UNSET:
+        member.lifecycle_stage = lifecycle_stage
     if phone is not UNSET or email is not UNSET:
         # Both contacts are sealed together under the newest key, so `pii_key_id` says
         # which key every sealed value of this member needs (key rotation relies on it).
@@ -115,7 +130,40 @@ def member_upsert(
 
     if tags is not UNSET:
         member.tags.set(_tags_for_codes(tags or []))
+    changes = audit_changes(before, _audit_snapshot(member), private=_PRIVATE_FIELDS)
+    if created or changes:
+        audit_record(
+            subject=member,
+            action="create" if created else "update",
+            actor=actor or Actor.system(),
+            changes=changes,
+            label=member.external_id,
+        )
     return member, created
+
+
+_PRIVATE_FIELDS = ("name", "birthday", "phone", "email")
+
+
+def _audit_snapshot(member: Member) -> dict[str, Any]:
+    """What an audit event compares; contacts by blind index (never in clear)."""
+    return {
+        "name": member.name,
+        "birthday": member.birthday,
+        "phone": bytes(member.phone_index) if member.phone_index else None,
+        "email": bytes(member.email_index) if member.email_index else None,
+        "tier": member.tier.code if member.tier_id else None,
+        "tags": sorted(member.tags.values_list("code", flat=True)),
+        "lifecycle_stage": member.lifecycle_stage,
+    }
+
+
+@transaction.atomic
+def member_delete(*, member: Member, actor: Actor) -> None:
+    """Delete a member who holds no vouchers (the database refuses otherwise). The audit
+    event names the member by external id only."""
+    audit_record(subject=member, action="delete", actor=actor, label=member.external_id)
+    member.delete()
 
 
 def _seal_contacts(member: Member, phone: str | None, email: str | None) -> None:

@@ -8,23 +8,101 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.actors import Actor
 from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
-from riskcontrol.errors import DomainError
+from riskcontrol.errors import DomainError, ValidationFailed
 from vouchers.admin import VoucherBatchAdmin
 
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff
 from .resources import StoreResource
+from .rule_edits import (
+    batch_redemption_rule_remove,
+    batch_redemption_rule_set,
+    batch_redemption_rule_validate,
+)
 from .rules import WindowSyntaxError, format_windows, parse_windows
-from .services import redemption_reverse
+from .services import (
+    redemption_reverse,
+    store_delete,
+    store_staff_assign,
+    store_staff_remove,
+    store_staff_update,
+    store_update,
+    store_upsert,
+)
 
 
-class StoreStaffInline(admin.TabularInline):
+def _add_service_errors(form: forms.BaseForm, error: ValidationFailed, fields: dict) -> None:
+    """Show a service's per-field messages next to the form's fields (`fields` maps a
+    service argument to the form field that carries it)."""
+    for field, field_messages in error.errors.items():
+        target = fields.get(field, field)
+        for message in field_messages:
+            form.add_error(target if target in form.fields else None, message)
+
+
+class ServiceInlineFormSet(forms.BaseInlineFormSet):
+    """An inline formset that saves each row through services instead of `Model.save()`.
+    `actor` is set per request by the inline's `get_formset`. Subclasses implement
+    `create`, `update` and `remove`; the admin's change message still lists what changed."""
+
+    actor: Actor
+
+    def save(self, commit=True):
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        for form in self.initial_forms:
+            if self.can_delete and self._should_delete_form(form):
+                self.remove(form.instance)
+                self.deleted_objects.append(form.instance)
+            elif form.has_changed():
+                self.changed_objects.append((self.update(form), form.changed_data))
+        for form in self.extra_forms:
+            if not form.has_changed() or (self.can_delete and self._should_delete_form(form)):
+                continue
+            self.new_objects.append(self.create(form))
+        return [*self.new_objects, *(obj for obj, _changed in self.changed_objects)]
+
+
+class ServiceInline:
+    """Mixin for inlines whose formset is a `ServiceInlineFormSet`."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.actor = Actor.for_user(request.user, request)
+        return formset
+
+
+class StoreStaffFormSet(ServiceInlineFormSet):
+    def create(self, form) -> StoreStaff:
+        data = form.cleaned_data
+        return store_staff_assign(
+            store=self.instance, user=data["user"], role=data["role"], actor=self.actor
+        )
+
+    def update(self, form) -> StoreStaff:
+        data = form.cleaned_data
+        return store_staff_update(
+            staff=form.instance,
+            store=self.instance,
+            user=data["user"],
+            role=data["role"],
+            actor=self.actor,
+        )
+
+    def remove(self, staff: StoreStaff) -> None:
+        store_staff_remove(staff=staff, actor=self.actor)
+
+
+class StoreStaffInline(ServiceInline, admin.TabularInline):
     model = StoreStaff
+    formset = StoreStaffFormSet
     extra = 1
     autocomplete_fields = ["user"]
 
 
 @admin.register(Store)
 class StoreAdmin(ImportExportMixin, admin.ModelAdmin):
+    """Stores are written by the store services (as the partner API does); the code is
+    fixed once created, because partner clients and keys refer to it."""
+
     resource_classes = [StoreResource]
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
@@ -33,13 +111,62 @@ class StoreAdmin(ImportExportMixin, admin.ModelAdmin):
     search_fields = ["code", "name", "address", "group"]
     inlines = [StoreStaffInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        actor = Actor.for_user(request.user, request)
+        fields = {key: data[key] for key in ("name", "address", "group", "active")}
+        if change:
+            store_update(store=obj, **fields, actor=actor)
+            return
+        store, _created = store_upsert(code=data["code"], **fields, actor=actor)
+        obj.pk = store.pk
+
+    def delete_model(self, request, obj) -> None:
+        store_delete(store=obj, actor=Actor.for_user(request.user, request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        actor = Actor.for_user(request.user, request)
+        for store in queryset:
+            store_delete(store=store, actor=actor)
+
+
+class StoreStaffForm(forms.ModelForm):
+    class Meta:
+        model = StoreStaff
+        fields = ["user", "store", "role"]
+
 
 @admin.register(StoreStaff)
 class StoreStaffAdmin(admin.ModelAdmin):
+    form = StoreStaffForm
     list_display = ["user", "store", "role"]
     list_filter = ["role", "store"]
     search_fields = ["user__username", "store__code", "store__name"]
     autocomplete_fields = ["user", "store"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        actor = Actor.for_user(request.user, request)
+        if change:
+            store_staff_update(
+                staff=obj, store=data["store"], user=data["user"], role=data["role"], actor=actor
+            )
+            return
+        staff = store_staff_assign(
+            store=data["store"], user=data["user"], role=data["role"], actor=actor
+        )
+        obj.pk = staff.pk
+
+    def delete_model(self, request, obj) -> None:
+        store_staff_remove(staff=obj, actor=Actor.for_user(request.user, request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        actor = Actor.for_user(request.user, request)
+        for staff in queryset.select_related("user", "store"):
+            store_staff_remove(staff=staff, actor=actor)
 
 
 class RuleForm(forms.ModelForm):
@@ -78,15 +205,51 @@ class RuleForm(forms.ModelForm):
         text = self.cleaned_data["store_groups_text"].replace("，", ",")
         return [group.strip() for group in text.split(",") if group.strip()]
 
-    def save(self, commit=True):
-        self.instance.windows = self.cleaned_data["windows_text"]
-        self.instance.store_groups = self.cleaned_data["store_groups_text"]
-        return super().save(commit)
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or cleaned.get("DELETE"):
+            return cleaned
+        try:
+            batch_redemption_rule_validate(**self.service_arguments())
+        except ValidationFailed as error:
+            _add_service_errors(
+                self,
+                error,
+                {"store_groups": "store_groups_text", "windows": "windows_text"},
+            )
+        return cleaned
+
+    def _post_clean(self):
+        # No model instance is built here: `batch_redemption_rule_set` writes the rule.
+        pass
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "store_scope": data["store_scope"],
+            "stores": list(data["stores"]),
+            "store_groups": data["store_groups_text"],
+            "windows": data["windows_text"],
+            "min_order_amount": data["min_order_amount"],
+        }
 
 
-class BatchRedemptionRuleInline(admin.StackedInline):
+class RuleFormSet(ServiceInlineFormSet):
+    def create(self, form) -> BatchRedemptionRule:
+        return batch_redemption_rule_set(
+            batch=self.instance, **form.service_arguments(), actor=self.actor
+        )
+
+    update = create
+
+    def remove(self, rule: BatchRedemptionRule) -> None:
+        batch_redemption_rule_remove(batch=self.instance, actor=self.actor)
+
+
+class BatchRedemptionRuleInline(ServiceInline, admin.StackedInline):
     model = BatchRedemptionRule
     form = RuleForm
+    formset = RuleFormSet
     can_delete = True
     extra = 0
     max_num = 1

@@ -177,7 +177,7 @@ class StoreApi(PartnerApi):
     )
     def put(self, request: Request, code: str) -> Response:
         data = self.validate(StoreInput, request.data)
-        store, created = store_upsert(code=code, **data)
+        store, created = store_upsert(code=code, **data, actor=self.actor)
         return Response(StoreOutput(store).data, status=201 if created else 200)
 
 

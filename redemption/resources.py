@@ -1,10 +1,14 @@
 from import_export import resources
 
+from riskcontrol.actors import Actor
+
 from .models import Store
+from .services import store_upsert
 
 
 class StoreResource(resources.ModelResource):
-    """Stores by code: import creates or updates (the same as `PUT /api/v1/stores/{code}`)."""
+    """Stores by code: import creates or updates through `store_upsert` (the same as
+    `PUT /api/v1/stores/{code}`), recorded with the importing operator."""
 
     class Meta:
         model = Store
@@ -13,3 +17,19 @@ class StoreResource(resources.ModelResource):
         import_id_fields = ("code",)
         skip_unchanged = True
         report_skipped = False
+
+    def import_instance(self, instance, row, **kwargs):
+        super().import_instance(instance, row, **kwargs)
+        user = kwargs.get("user")
+        instance._import_actor = Actor.for_user(user) if user is not None else None
+
+    def do_instance_save(self, instance, is_create):
+        store, _created = store_upsert(
+            code=instance.code,
+            name=instance.name,
+            address=instance.address or "",
+            group=instance.group or "",
+            active=instance.active,
+            actor=instance._import_actor,
+        )
+        instance.pk = store.pk

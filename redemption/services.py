@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from riskcontrol.actors import Actor
+from riskcontrol.audit import audit_changes, audit_record
 from riskcontrol.errors import NotFound, PermissionDenied, ValidationFailed
 from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
@@ -23,7 +25,7 @@ from vouchers.models import Voucher, VoucherBatch
 from vouchers.services import voucher_mark_redeemed, voucher_mark_unredeemed
 
 from .errors import AlreadyRedeemed, AlreadyReversed, NotClaimed, ReversalWindowPassed
-from .models import BatchRedemptionRule, Redemption, Store
+from .models import BatchRedemptionRule, Redemption, Store, StoreStaff
 from .presentations import presentation_voucher_id
 from .rules import check_rules, discount_for
 
@@ -33,11 +35,37 @@ S = Voucher.Status
 # --- Stores ------------------------------------------------------------------------------
 
 
+_STORE_FIELDS = ("name", "address", "group", "active")
+
+
+def _store_snapshot(store: Store) -> dict:
+    return {field: getattr(store, field) for field in _STORE_FIELDS}
+
+
+def _store_values(*, name: str, address: str, group: str, active: bool) -> dict:
+    if not name.strip():
+        raise ValidationFailed({"name": [_("This field is required.")]})
+    return {
+        "name": name.strip(),
+        "address": address.strip(),
+        "group": group.strip(),
+        "active": active,
+    }
+
+
 @transaction.atomic
 def store_upsert(
-    *, code: str, name: str, address: str = "", group: str = "", active: bool = True
+    *,
+    code: str,
+    name: str,
+    address: str = "",
+    group: str = "",
+    active: bool = True,
+    actor: Actor | None = None,
 ) -> tuple[Store, bool]:
-    """Create or update the store with `code` (partner ERP/POS keep the list in sync)."""
+    """Create or update the store with `code` (partner ERP/POS keep the list in sync).
+    Locks the store row when it exists; the unique code decides between two racing
+    creates. Writes an audit event with the actor (the system when none is given)."""
     code = code.strip()
     if not code or not name.strip():
         raise ValidationFailed(
@@ -47,17 +75,134 @@ def store_upsert(
                 if not value
             }
         )
-    defaults = {
-        "name": name.strip(),
-        "address": address.strip(),
-        "group": group.strip(),
-        "active": active,
-    }
+    values = _store_values(name=name, address=address, group=group, active=active)
+    store = Store.objects.select_for_update().filter(code=code).first()
+    created = False
+    if store is None:
+        try:
+            with transaction.atomic():
+                store, created = Store.objects.create(code=code, **values), True
+        except IntegrityError:  # a concurrent create of the same code won; update it
+            store = Store.objects.select_for_update().get(code=code)
+    if created:
+        audit_record(
+            subject=store,
+            action="create",
+            actor=actor or Actor.system(),
+            changes=audit_changes({}, _store_snapshot(store)),
+            label=store.code,
+        )
+        return store, True
+    return _store_apply(store, values, actor or Actor.system()), False
+
+
+@transaction.atomic
+def store_update(
+    *, store: Store, name: str, address: str, group: str, active: bool, actor: Actor
+) -> Store:
+    """Change a store's name, address, group or active flag (its code, which partner
+    systems and keys refer to, stays). Locks the store row; audited."""
+    values = _store_values(name=name, address=address, group=group, active=active)
+    return _store_apply(Store.objects.select_for_update().get(pk=store.pk), values, actor)
+
+
+def _store_apply(store: Store, values: dict, actor: Actor) -> Store:
+    before = _store_snapshot(store)
+    for field, value in values.items():
+        setattr(store, field, value)
+    changes = audit_changes(before, _store_snapshot(store))
+    if changes:
+        store.save()
+        audit_record(subject=store, action="update", actor=actor, changes=changes, label=store.code)
+    return store
+
+
+@transaction.atomic
+def store_delete(*, store: Store, actor: Actor) -> None:
+    """Delete a store that has no redemptions (the database refuses otherwise: they are
+    settled against it); its staff assignments go with it. Audited."""
+    audit_record(
+        subject=store,
+        action="delete",
+        actor=actor,
+        changes={
+            field: {"from": value, "to": None} for field, value in _store_snapshot(store).items()
+        },
+        label=store.code,
+    )
+    store.delete()
+
+
+# --- Store staff -------------------------------------------------------------------------
+
+
+def _staff_label(staff: StoreStaff) -> str:
+    return f"{staff.user.get_username()} @ {staff.store.code}"
+
+
+def _duplicate_staff() -> ValidationFailed:
+    return ValidationFailed({"user": [_("This user is already on the staff of this store.")]})
+
+
+@transaction.atomic
+def store_staff_assign(*, store: Store, user: Any, role: str, actor: Actor) -> StoreStaff:
+    """Put a user on a store's staff with a role (unique per user and store). Audited."""
+    if role not in StoreStaff.Role.values:
+        raise ValidationFailed({"role": [_("Unknown role: %(role)s") % {"role": role}]})
     try:
         with transaction.atomic():
-            return Store.objects.update_or_create(code=code, defaults=defaults)
-    except IntegrityError:  # a concurrent create of the same code won; update it
-        return Store.objects.update_or_create(code=code, defaults=defaults)
+            staff = StoreStaff.objects.create(store=store, user=user, role=role)
+    except IntegrityError:
+        raise _duplicate_staff() from None
+    audit_record(
+        subject=staff,
+        action="create",
+        actor=actor,
+        changes={
+            "user": {"from": None, "to": user.get_username()},
+            "role": {"from": None, "to": role},
+        },
+        label=_staff_label(staff),
+    )
+    return staff
+
+
+@transaction.atomic
+def store_staff_update(
+    *, staff: StoreStaff, store: Store, user: Any, role: str, actor: Actor
+) -> StoreStaff:
+    """Change who, where or in which role a staff assignment is. Locks the row; audited."""
+    if role not in StoreStaff.Role.values:
+        raise ValidationFailed({"role": [_("Unknown role: %(role)s") % {"role": role}]})
+    locked = StoreStaff.objects.select_for_update().select_related("user", "store").get(pk=staff.pk)
+    before = {"user": locked.user.get_username(), "store": locked.store.code, "role": locked.role}
+    after = {"user": user.get_username(), "store": store.code, "role": role}
+    changes = audit_changes(before, after)
+    if not changes:
+        return locked
+    locked.user, locked.store, locked.role = user, store, role
+    try:
+        with transaction.atomic():
+            locked.save()
+    except IntegrityError:
+        raise _duplicate_staff() from None
+    audit_record(
+        subject=locked, action="update", actor=actor, changes=changes, label=_staff_label(locked)
+    )
+    return locked
+
+
+@transaction.atomic
+def store_staff_remove(*, staff: StoreStaff, actor: Actor) -> None:
+    """Take a user off a store's staff. Audited."""
+    audit_record(
+        subject=staff,
+        action="delete",
+        actor=actor,
+        changes={"user": {"from": staff.user.get_username(), "to": None}},
+        label=_staff_label(staff),
+    )
+    staff.delete()
 
 
 # --- Redeeming ---------------------------------------------------------------------------

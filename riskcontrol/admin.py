@@ -11,10 +11,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rest_framework_api_key.admin import APIKey
 
+from .actors import Actor
 from .admin_confirm import confirmation_page, confirmed
-from .models import IdempotencyKey, PartnerClient, PartnerClientKey
+from .models import AuditEvent, IdempotencyKey, PartnerClient, PartnerClientKey
 from .scopes import SCOPE_CHOICES
-from .services import partner_client_create, partner_key_issue, partner_keys_revoke
+from .services import (
+    partner_client_create,
+    partner_client_delete,
+    partner_client_update,
+    partner_key_issue,
+    partner_keys_revoke,
+)
 from .tasks import idempotency_purge_expired
 
 # The package's own key model is unused: our keys belong to partner clients.
@@ -89,17 +96,37 @@ class PartnerClientAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        actor = Actor.for_user(request.user, request)
         if change:
-            super().save_model(request, obj, form, change)
+            partner_client_update(
+                client=obj,
+                name=data["name"],
+                scopes=data["scopes"],
+                store_code=data["store_code"],
+                active=data["active"],
+                notes=data["notes"],
+                actor=actor,
+            )
             return
         created = partner_client_create(
-            name=form.cleaned_data["name"],
-            scopes=form.cleaned_data["scopes"],
-            store_code=form.cleaned_data["store_code"],
-            notes=form.cleaned_data["notes"],
+            name=data["name"],
+            scopes=data["scopes"],
+            store_code=data["store_code"],
+            notes=data["notes"],
+            active=data["active"],
+            actor=actor,
         )
         obj.pk = created.pk
         obj.created_at = created.created_at
+
+    def delete_model(self, request, obj) -> None:
+        partner_client_delete(client=obj, actor=Actor.for_user(request.user, request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        actor = Actor.for_user(request.user, request)
+        for client in queryset:
+            partner_client_delete(client=client, actor=actor)
 
     def response_add(self, request, obj, post_url_continue=None):
         # A new client is useless without a key: go straight to issuing one.
@@ -131,6 +158,7 @@ class PartnerClientAdmin(admin.ModelAdmin):
                 client=client,
                 name=form.cleaned_data["name"],
                 expiry_date=form.cleaned_data["expiry_date"],
+                actor=Actor.for_user(request.user, request),
             )
         context = {
             **self.admin_site.each_context(request),
@@ -170,8 +198,9 @@ class PartnerClientAdmin(admin.ModelAdmin):
                 ),
                 button=_("Yes, revoke the keys"),
             )
+        actor = Actor.for_user(request.user, request)
         for client in queryset:
-            count = partner_keys_revoke(client=client)
+            count = partner_keys_revoke(client=client, actor=actor)
             self.message_user(
                 request,
                 ngettext(
@@ -232,3 +261,36 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
             messages.INFO,
         )
         return HttpResponseRedirect(reverse("admin:riskcontrol_idempotencykey_changelist"))
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: audit events are written by services, never edited."""
+
+    list_display = ["created_at", "subject", "subject_label", "action", "actor_label"]
+    list_filter = ["subject", "action", "actor_kind"]
+    search_fields = ["=subject_id", "subject_label", "actor_label"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at",
+        "subject",
+        "subject_id",
+        "subject_label",
+        "action",
+        "changes",
+        "actor_kind",
+        "actor_label",
+        "user",
+        "partner_client",
+        "context",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

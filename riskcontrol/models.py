@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
@@ -103,3 +104,47 @@ class GuessCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of a console or API change to a record that has no history of
+    its own (members, stores, staff, redemption rules, partner clients). Vouchers and
+    batches keep their own event tables. `changes` names the fields that changed, with
+    old and new values only for fields that are not personal data or secrets."""
+
+    subject = models.CharField(_("subject"), max_length=64)  # "<app_label>.<model>"
+    subject_id = models.CharField(_("subject id"), max_length=64)
+    subject_label = models.CharField(_("record"), max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=32)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    actor_kind = models.CharField(_("actor kind"), max_length=16)
+    actor_label = models.CharField(_("actor"), max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    partner_client = models.ForeignKey(
+        PartnerClient,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("partner client"),
+    )
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["subject", "subject_id", "created_at"], name="audit_subject_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.subject}:{self.subject_id}"

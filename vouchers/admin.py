@@ -30,6 +30,7 @@ from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
 from riskcontrol.errors import DomainError, ValidationFailed
 
 from . import selectors
+from .batch_edits import BATCH_EDITABLE_FIELDS, voucher_batch_update, voucher_batch_update_validate
 from .cardstock import (
     card_stock_job_abandon,
     card_stock_job_confirm,
@@ -148,6 +149,30 @@ class BatchCreateForm(forms.ModelForm):
         }
 
 
+class BatchChangeForm(forms.ModelForm):
+    """The batch change form: only the settings `voucher_batch_update` may change, checked
+    by that service's rules so messages land next to the fields."""
+
+    class Meta:
+        model = VoucherBatch
+        fields = list(BATCH_EDITABLE_FIELDS)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            voucher_batch_update_validate(**self.service_arguments())
+        except ValidationFailed as error:
+            for field, field_messages in error.errors.items():
+                for message in field_messages:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+    def service_arguments(self) -> dict:
+        return {field: self.cleaned_data[field] for field in BATCH_EDITABLE_FIELDS}
+
+
 class BatchChangeList(ChangeList):
     """Stock columns for the whole page in one GROUP BY query (no per-row counting)."""
 
@@ -204,8 +229,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
         return BatchChangeList
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = BatchCreateForm
+        kwargs["form"] = BatchCreateForm if obj is None else BatchChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -286,14 +310,13 @@ class VoucherBatchAdmin(admin.ModelAdmin):
     def stock_total(self, batch: VoucherBatch) -> int:
         return batch.stock["total"]
 
-    # --- create through the service -----------------------------------------------------
+    # --- create and change through the services ------------------------------------------
     def save_model(self, request, obj, form, change) -> None:
+        actor = Actor.for_user(request.user, request)
         if change:
-            super().save_model(request, obj, form, change)
+            voucher_batch_update(batch=obj, **form.service_arguments(), actor=actor)
             return
-        batch = voucher_batch_create(
-            **form.service_arguments(), actor=Actor.for_user(request.user, request)
-        )
+        batch = voucher_batch_create(**form.service_arguments(), actor=actor)
         obj.pk = batch.pk
 
     # --- live progress and stock -------------------------------------------------------------

@@ -183,6 +183,7 @@ def voucher_batch_create(
         region=region,
         created_by_id=actor.user_id,
     )
+    _batch_event(batch=batch, action="create", detail=batch.status, actor=actor)
     if generated and generate:
         from .tasks import voucher_batch_generate_task
 
@@ -206,6 +207,7 @@ def voucher_batch_activate(*, batch: VoucherBatch, actor: Actor) -> VoucherBatch
         raise InvalidTransition(_("The batch is still being generated."))
     locked.status = VoucherBatch.Status.ACTIVE
     locked.save(update_fields=["status", "updated_at"])
+    _batch_event(batch=locked, action="activate", detail="", actor=actor)
     return locked
 
 
@@ -329,9 +331,17 @@ def voucher_batch_generate(
 
 def _finish_generation(batch: VoucherBatch) -> VoucherBatch:
     batch.generation = VoucherBatch.Generation.DONE
-    if batch.activate_when_generated and batch.status == VoucherBatch.Status.DRAFT:
+    activated = batch.activate_when_generated and batch.status == VoucherBatch.Status.DRAFT
+    if activated:
         batch.status = VoucherBatch.Status.ACTIVE
     batch.save(update_fields=["generation", "status", "updated_at"])
+    if activated:
+        _batch_event(
+            batch=batch,
+            action="activate",
+            detail="all vouchers generated",
+            actor=Actor.system("generation"),
+        )
     return batch
 
 
@@ -703,7 +713,9 @@ _BATCH_MOVE_LABELS = {
 }
 
 
-def _batch_event(*, batch: VoucherBatch, action: str, detail: str, actor: Actor) -> None:
+def _batch_event(
+    *, batch: VoucherBatch, action: str, detail: str, actor: Actor, extra: dict | None = None
+) -> None:
     BatchEvent.objects.create(
         batch=batch,
         action=action,
@@ -711,7 +723,7 @@ def _batch_event(*, batch: VoucherBatch, action: str, detail: str, actor: Actor)
         actor_kind=actor.kind,
         actor_label=actor.label,
         user_id=actor.user_id,
-        context=actor.context(),
+        context={**actor.context(), **(extra or {})},
     )
 
 

@@ -1,6 +1,7 @@
 import pytest
 
 from members.models import Member
+from riskcontrol.models import AuditEvent
 from tests.members.factories import TierFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,17 @@ def test_external_id_with_reserved_characters_round_trips(partner_api):
 
     assert response.status_code == 200
     assert Member.objects.get().external_id == "wx:o6_bmjrPTlm6"
+
+
+def test_member_upsert_by_a_partner_records_the_partner_as_actor(partner_api):
+    api = partner_api(scopes=["members:write"])
+
+    api.post("/api/v1/members", {"external_id": "M1"}, format="json")
+    api.post("/api/v1/members", {"external_id": "M1", "tags": ["vip"]}, format="json")
+
+    events = AuditEvent.objects.filter(subject="members.member").order_by("id")
+    assert [(e.action, e.partner_client_id) for e in events] == [
+        ("create", api.partner_client.pk),
+        ("update", api.partner_client.pk),
+    ]
+    assert events[1].changes == {"tags": {"from": [], "to": ["vip"]}}

@@ -144,6 +144,8 @@ def test_pause_stops_claims_and_resume_restarts_them():
     assert list(
         BatchEvent.objects.filter(batch=batch).order_by("id").values_list("action", flat=True)
     ) == [
+        "create",
+        "activate",
         "pause",
         "resume",
     ]
