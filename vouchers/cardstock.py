@@ -38,6 +38,7 @@ from riskcontrol.errors import DomainError, ValidationFailed
 
 from .models import CardStockImport, Voucher, VoucherBatch
 from .secrets import INDEX_PURPOSE, code_aad, code_index
+from .statistics import analyze_vouchers
 
 MAX_CODE_LENGTH = 128
 MAX_SERIAL_LENGTH = 128
@@ -632,6 +633,7 @@ def card_stock_import(
                 return report
             progress("writing", report.accepted, report.accepted)
             report.imported = report.accepted
+            analyze_vouchers()  # claims on the new stock get a plan that uses its index
     except _WRITE_CONFLICTS:
         # Rolled back by now; the message says how many accepted rows were taken.
         taken = _taken_meanwhile(open_file, batch, rejected, accepted_up_to)

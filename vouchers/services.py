@@ -31,6 +31,7 @@ from .errors import (
 )
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from .secrets import code_aad, code_index, reveal_code
+from .statistics import analyze_vouchers
 
 MAX_GENERATED_QUANTITY = 1_000_000
 GENERATION_CHUNK = 20_000
@@ -328,6 +329,7 @@ def voucher_batch_generate(
 
 
 def _finish_generation(batch: VoucherBatch) -> VoucherBatch:
+    analyze_vouchers()  # before the batch opens for claims
     batch.generation = VoucherBatch.Generation.DONE
     if batch.activate_when_generated and batch.status == VoucherBatch.Status.DRAFT:
         batch.status = VoucherBatch.Status.ACTIVE
