@@ -35,6 +35,7 @@ from .cardstock import (
     card_stock_job_confirm,
     card_stock_job_start,
     card_stock_progress,
+    card_stock_refusal,
 )
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from .resources import VoucherExportResource
@@ -69,6 +70,7 @@ VALUE_FIELDS = [
     "currency",
     "code_format",
 ]
+CREATE_VALUE_FIELDS = [field for field in VALUE_FIELDS if field != "code_format"]
 
 
 class BatchCreateForm(forms.ModelForm):
@@ -88,10 +90,13 @@ class BatchCreateForm(forms.ModelForm):
 
     class Meta:
         model = VoucherBatch
+        # No code format to choose: it follows from the kind (card secrets are kept
+        # exactly as delivered, generated codes are read the Crockford way), so no
+        # combination offered here can change a code.
         fields = [
             "code",
             "name",
-            *VALUE_FIELDS,
+            *CREATE_VALUE_FIELDS,
             "valid_from",
             "valid_until",
             "valid_days",
@@ -100,10 +105,6 @@ class BatchCreateForm(forms.ModelForm):
             "cost_per_voucher",
             "region",
         ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["code_format"].required = False
 
     def _post_clean(self):
         # No model instance is built here: `voucher_batch_create` makes the batch, and
@@ -135,7 +136,7 @@ class BatchCreateForm(forms.ModelForm):
             "max_discount": data["max_discount"],
             "min_order_amount": data["min_order_amount"],
             "currency": data["currency"],
-            "code_format": data["code_format"] or None,
+            "code_format": None,
             "valid_from": data["valid_from"],
             "valid_until": data["valid_until"],
             "valid_days": data["valid_days"],
@@ -217,7 +218,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
                 (None, {"fields": ["code", "name", "kind", "quantity", "activate"]}),
                 (
                     _("Value"),
-                    {"fields": VALUE_FIELDS[1:]},
+                    {"fields": CREATE_VALUE_FIELDS[1:]},
                 ),
                 (
                     _("Validity and limits"),
@@ -345,8 +346,8 @@ class VoucherBatchAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "original": batch,
             "form": form,
-            "importable": batch.kind == VoucherBatch.Kind.CARD_SECRET
-            and batch.source == VoucherBatch.Source.IMPORTED,
+            "importable": not card_stock_refusal(batch),
+            "refusal": card_stock_refusal(batch),
         }
         return TemplateResponse(request, "admin/vouchers/cardstockimport/upload.html", context)
 
@@ -371,8 +372,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
         if batch is not None:
             extra = {
                 "import_url": reverse("admin:vouchers_voucherbatch_import", args=[batch.pk])
-                if batch.kind == VoucherBatch.Kind.CARD_SECRET
-                and batch.source == VoucherBatch.Source.IMPORTED
+                if not card_stock_refusal(batch)
                 and request.user.has_perm("vouchers.add_cardstockimport")
                 else "",
                 "stock": selectors.batch_stock(batch_id=batch.pk, max_age=0),

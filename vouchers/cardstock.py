@@ -560,6 +560,21 @@ class _VoucherWriter:
         self._open.close()
 
 
+def card_stock_refusal(batch: VoucherBatch) -> str:
+    """Why card stock cannot be imported into `batch` ("" when it can)."""
+    if batch.kind != VoucherBatch.Kind.CARD_SECRET or batch.source != VoucherBatch.Source.IMPORTED:
+        return _("Card stock is imported into an empty card-secret batch.")
+    if batch.code_format != VoucherBatch.CodeFormat.EXACT:
+        # Such a batch would store and show suppliers' codes folded (O->0, I/L->1, upper
+        # case, dashes), and the supplier would no longer accept them.
+        return _(
+            "This batch reads codes as “%(format)s”, which would change the suppliers' "
+            "codes (O to 0, I and L to 1, letter case, dashes); card stock is imported only "
+            "into card-secret batches whose code format is “exact”."
+        ) % {"format": batch.get_code_format_display()}
+    return ""
+
+
 def card_stock_import(
     *,
     batch: VoucherBatch,
@@ -581,10 +596,9 @@ def card_stock_import(
     gapless). Codes another import wrote in the meantime make the import fail whole;
     while that import is still running, this one waits for it on the first shared code.
     """
-    if batch.kind != VoucherBatch.Kind.CARD_SECRET or batch.source != VoucherBatch.Source.IMPORTED:
-        raise ValidationFailed(
-            {"batch": [_("Card stock is imported into an empty card-secret batch.")]}
-        )
+    refusal = card_stock_refusal(batch)
+    if refusal:
+        raise ValidationFailed({"batch": [refusal]})
     progress = on_progress or (lambda *_args: None)
     report = ImportReport(file_name=file_name, dry_run=dry_run)
     rejected: set[int] = set()

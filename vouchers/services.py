@@ -54,7 +54,16 @@ BATCH_RULE_FIELDS = (
     "valid_days",
     "per_member_limit",
     "quantity",
+    "code_format",
 )
+
+
+def voucher_batch_code_format(*, kind: str, generated: bool) -> str:
+    """The code format a new batch gets unless told otherwise: card secrets (third-party
+    codes) are kept exactly as delivered; codes we generate are read the Crockford way."""
+    if kind == VoucherBatch.Kind.CARD_SECRET or not generated:
+        return VoucherBatch.CodeFormat.EXACT
+    return VoucherBatch.CodeFormat.CROCKFORD
 
 
 def voucher_batch_validate(
@@ -71,6 +80,7 @@ def voucher_batch_validate(
     valid_days: int | None,
     per_member_limit: int | None,
     quantity: int | None,
+    code_format: str | None = None,
 ) -> None:
     """The rules a new batch must meet, per field (raises ValidationFailed). The admin
     form calls it to show the messages next to the fields."""
@@ -102,6 +112,21 @@ def voucher_batch_validate(
         errors["valid_days"] = [_("Enter a number of days above 0.")]
     if per_member_limit is not None and per_member_limit <= 0:
         errors["per_member_limit"] = [_("Enter a limit above 0, or leave it empty for none.")]
+    if code_format and code_format not in VoucherBatch.CodeFormat.values:
+        errors["code_format"] = [_("Unknown code format: %(format)s") % {"format": code_format}]
+    elif kind == VoucherBatch.Kind.CARD_SECRET and code_format not in (
+        None,
+        "",
+        VoucherBatch.CodeFormat.EXACT,
+    ):
+        # Folding (O->0, I/L->1, case, dashes) would turn a supplier's code into one the
+        # supplier does not know.
+        errors["code_format"] = [
+            _(
+                "Card secrets are kept exactly as the supplier delivered them: a card-secret "
+                "batch's code format is always “exact”."
+            )
+        ]
     if quantity is not None and not 0 < quantity <= MAX_GENERATED_QUANTITY:
         errors["quantity"] = [
             _("Generate between 1 and %(max)s vouchers per batch.")
@@ -154,9 +179,9 @@ def voucher_batch_create(
         valid_days=valid_days,
         per_member_limit=per_member_limit,
         quantity=quantity,
+        code_format=code_format,
     )
     generated = bool(quantity)
-    Fmt = VoucherBatch.CodeFormat
     batch = VoucherBatch.objects.create(
         code=code,
         name=name.strip(),
@@ -172,7 +197,7 @@ def voucher_batch_create(
         valid_days=valid_days,
         per_member_limit=per_member_limit,
         allow_unclaimed_redemption=allow_unclaimed_redemption,
-        code_format=code_format or (Fmt.CROCKFORD if generated else Fmt.EXACT),
+        code_format=code_format or voucher_batch_code_format(kind=kind, generated=generated),
         source=VoucherBatch.Source.GENERATED if generated else VoucherBatch.Source.IMPORTED,
         quantity=quantity or 0,
         generation=VoucherBatch.Generation.PENDING if generated else VoucherBatch.Generation.NONE,
