@@ -7,6 +7,7 @@ import itertools
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
@@ -37,6 +38,7 @@ from .cardstock import (
     card_stock_progress,
     card_stock_refusal,
 )
+from .dates import DayOrMomentField, date_rule
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from .resources import VoucherExportResource
 from .services import (
@@ -86,6 +88,22 @@ class BatchCreateForm(forms.ModelForm):
     )
     activate = forms.BooleanField(
         label=_("open for claims when ready"), required=False, initial=True
+    )
+    valid_from = DayOrMomentField(
+        day_end=False,
+        label=_("valid from"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_("Leave the time empty for the start of that day."),
+    )
+    valid_until = DayOrMomentField(
+        day_end=True,
+        label=_("valid until"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_(
+            "Leave the time empty for the end of that day (23:59:59 in the platform time zone)."
+        ),
     )
 
     class Meta:
@@ -877,6 +895,7 @@ class CardStockImportAdmin(admin.ModelAdmin):
             "job": job,
             "report": report,
             "by_kind": sorted((report.get("by_kind") or {}).items()),
+            "date_rule": date_rule(),
             "issues": (report.get("issues") or [])[:200],
             "more_issues": max(0, len(report.get("issues") or []) - 200),
             "busy": job.status

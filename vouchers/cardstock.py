@@ -36,6 +36,7 @@ from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec, normalise_code
 from riskcontrol.errors import DomainError, ValidationFailed
 
+from .dates import end_of_day
 from .models import CardStockImport, Voucher, VoucherBatch
 from .secrets import INDEX_PURPOSE, code_aad, code_index
 from .statistics import analyze_vouchers
@@ -166,6 +167,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dt.datetime):
+        # A spreadsheet date cell arrives as a datetime at midnight: it is a date alone
+        # (the end of that day, dates.py), not the day's first instant.
+        if value.time() == dt.time.min:
+            return value.strftime("%Y-%m-%d")
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
@@ -280,8 +285,8 @@ def _local_expiry(text: str) -> dt.datetime | None:
     day_only = _ISO_DAY.match(text)
     if day_only:
         day = dt.date(*(int(part) for part in day_only.groups()))  # ValueError if no such day
-        # A date alone means "valid through that day" in the platform's time zone.
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+        # A date alone means the end of that day in the platform's time zone (dates.py).
+        return end_of_day(day)
     for pattern in _DATETIME_FORMATS:
         try:
             return dt.datetime.strptime(text, pattern).replace(tzinfo=zone)
@@ -292,8 +297,7 @@ def _local_expiry(text: str) -> dt.datetime | None:
             day = dt.datetime.strptime(text, pattern).date()
         except ValueError:
             continue
-        # A date alone means "valid through that day" in the platform's time zone.
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+        return end_of_day(day)
     raise ValueError(text)
 
 

@@ -395,11 +395,11 @@ def _event(
 
 _TAKE_NEXT_AVAILABLE = (
     "UPDATE vouchers_voucher SET status = 'claimed', member_id = %s, channel = %s,"
-    " trace = CAST(%s AS jsonb), claimed_at = %s, expires_at = %s"
+    " trace = CAST(%s AS jsonb), claimed_at = %s, expires_at = LEAST(expires_at, %s)"
     " WHERE status = 'available' AND id = ("
     "  SELECT id FROM vouchers_voucher WHERE batch_id = %s AND status = 'available'"
     "  ORDER BY sequence LIMIT 1 FOR UPDATE SKIP LOCKED)"
-    " RETURNING id, sequence, serial, secret_ciphertext, key_id, face_value"
+    " RETURNING id, sequence, serial, secret_ciphertext, key_id, face_value, expires_at"
 )
 
 
@@ -418,6 +418,8 @@ def _take_next_available(
     `voucher_available_idx` on (batch_id, sequence) WHERE available — ordering by id
     let the planner walk the primary key over every claimed row instead), and takes its
     row lock with SKIP LOCKED, so concurrent claims take different rows and never wait.
+    `expires_at` (the batch's rule) may shorten the voucher's own expiry (an imported
+    voucher's, from the file), never erase or extend it: the earlier of the two is kept.
     On PostgreSQL pick and mark are one statement (UPDATE ... WHERE id = (SELECT ... FOR
     UPDATE SKIP LOCKED) RETURNING); elsewhere the same two steps run separately.
     """
@@ -439,7 +441,7 @@ def _take_next_available(
             row = cursor.fetchone()
         if row is None:
             return None
-        pk, sequence, serial, ciphertext, key_id, face_value = row
+        pk, sequence, serial, ciphertext, key_id, face_value, kept_expiry = row
         return Voucher(
             pk=pk,
             sequence=sequence,
@@ -447,7 +449,7 @@ def _take_next_available(
             secret_ciphertext=ciphertext,
             key_id=key_id,
             face_value=face_value,
-            **fields,
+            **{**fields, "expires_at": kept_expiry},
         )
     voucher = (
         Voucher.objects.filter(batch_id=batch.pk, status=Voucher.Status.AVAILABLE)
@@ -457,6 +459,7 @@ def _take_next_available(
     )
     if voucher is None:
         return None
+    fields["expires_at"] = _earlier(voucher.expires_at, expires_at)
     updates = {key: value for key, value in fields.items() if key != "batch"}
     updated = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.AVAILABLE).update(
         **updates
@@ -466,6 +469,13 @@ def _take_next_available(
     for key, value in fields.items():
         setattr(voucher, key, value)
     return voucher
+
+
+def _earlier(first: dt.datetime | None, second: dt.datetime | None) -> dt.datetime | None:
+    """The earlier of two expiries, None meaning none (SQL's LEAST)."""
+    if first is None or second is None:
+        return first or second
+    return min(first, second)
 
 
 @dataclass(frozen=True)
