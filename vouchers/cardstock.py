@@ -38,7 +38,7 @@ from riskcontrol.errors import DomainError, ValidationFailed
 
 from .dates import end_of_day
 from .models import CardStockImport, Voucher, VoucherBatch
-from .secrets import INDEX_PURPOSE, code_aad, code_index
+from .secrets import INDEX_PURPOSE, code_aad, fold_code, folded_code_index
 from .statistics import analyze_vouchers
 
 MAX_CODE_LENGTH = 128
@@ -310,7 +310,7 @@ def _clean(
     cells: tuple[str, ...],
     batch: VoucherBatch,
     now: dt.datetime,
-    index_of: Callable[[str], bytes] = code_index,
+    index_of: Callable[[str], bytes] = folded_code_index,
 ) -> CleanRow | RowIssue:
     raw, serial, expiry, face_value, cost, region = cells
     code = normalise_code(raw, batch.code_format)
@@ -366,7 +366,12 @@ def _clean(
             _("The region is longer than %(max)d characters.") % {"max": MAX_REGION_LENGTH},
             code,
         )
-    return CleanRow(number, code, index_of(code), serial, expires_at, face_value, cost, region)
+    # Indexed by its folded form: a code that reads like another voucher's once folded
+    # (whatever either batch's format) is a duplicate, in the file and in the database.
+    folded = fold_code(code)
+    if not folded:
+        return _issue(number, EMPTY, _("The code holds no letter or digit."), code)
+    return CleanRow(number, code, index_of(folded), serial, expires_at, face_value, cost, region)
 
 
 # --- The two passes ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from .errors import (
     VoucherVoid,
 )
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
-from .secrets import code_aad, code_index, reveal_code
+from .secrets import code_aad, folded_code_index, reveal_code
 from .statistics import analyze_vouchers
 
 MAX_GENERATED_QUANTITY = 1_000_000
@@ -251,7 +251,7 @@ def _generated_rows(batch: VoucherBatch, sequences: list[int]) -> list[tuple]:
                 sequence,
                 serial,
                 sealer.encrypt(code, aad=code_aad(batch.code, serial)),
-                code_index(code),
+                folded_code_index(code),  # generated codes are born folded
                 key_id,
             )
         )
