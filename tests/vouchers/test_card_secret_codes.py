@@ -4,6 +4,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from members.services import member_upsert
 from riskcontrol.actors import Actor
@@ -106,3 +107,18 @@ def test_the_upload_page_says_why_such_a_batch_takes_no_card_stock(console_clien
     page = console_client("Operator").get(f"/admin/vouchers/voucherbatch/{batch.pk}/import/")
 
     assert "would change the suppliers" in page.content.decode()
+
+
+def test_the_cli_refuses_a_card_secret_batch_with_the_crockford_format():
+    with pytest.raises(CommandError, match="code_format"):
+        call_command(
+            "create_batch",
+            "--code=CLIFOLD",
+            "--name=Folded",
+            "--kind=card_secret",
+            "--face-value=10",
+            "--code-format=crockford",
+            stdout=io.StringIO(),
+        )
+
+    assert not VoucherBatch.objects.filter(code="CLIFOLD").exists()
