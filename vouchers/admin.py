@@ -7,6 +7,7 @@ import itertools
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
@@ -36,7 +37,9 @@ from .cardstock import (
     card_stock_job_confirm,
     card_stock_job_start,
     card_stock_progress,
+    card_stock_refusal,
 )
+from .dates import DayOrMomentField, date_rule
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from .resources import VoucherExportResource
 from .services import (
@@ -70,6 +73,7 @@ VALUE_FIELDS = [
     "currency",
     "code_format",
 ]
+CREATE_VALUE_FIELDS = [field for field in VALUE_FIELDS if field != "code_format"]
 
 
 class BatchCreateForm(forms.ModelForm):
@@ -86,13 +90,32 @@ class BatchCreateForm(forms.ModelForm):
     activate = forms.BooleanField(
         label=_("open for claims when ready"), required=False, initial=True
     )
+    valid_from = DayOrMomentField(
+        day_end=False,
+        label=_("valid from"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_("Leave the time empty for the start of that day."),
+    )
+    valid_until = DayOrMomentField(
+        day_end=True,
+        label=_("valid until"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_(
+            "Leave the time empty for the end of that day (23:59:59 in the platform time zone)."
+        ),
+    )
 
     class Meta:
         model = VoucherBatch
+        # No code format to choose: it follows from the kind (card secrets are kept
+        # exactly as delivered, generated codes are read the Crockford way), so no
+        # combination offered here can change a code.
         fields = [
             "code",
             "name",
-            *VALUE_FIELDS,
+            *CREATE_VALUE_FIELDS,
             "valid_from",
             "valid_until",
             "valid_days",
@@ -101,10 +124,6 @@ class BatchCreateForm(forms.ModelForm):
             "cost_per_voucher",
             "region",
         ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["code_format"].required = False
 
     def _post_clean(self):
         # No model instance is built here: `voucher_batch_create` makes the batch, and
@@ -136,7 +155,7 @@ class BatchCreateForm(forms.ModelForm):
             "max_discount": data["max_discount"],
             "min_order_amount": data["min_order_amount"],
             "currency": data["currency"],
-            "code_format": data["code_format"] or None,
+            "code_format": None,
             "valid_from": data["valid_from"],
             "valid_until": data["valid_until"],
             "valid_days": data["valid_days"],
@@ -241,7 +260,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
                 (None, {"fields": ["code", "name", "kind", "quantity", "activate"]}),
                 (
                     _("Value"),
-                    {"fields": VALUE_FIELDS[1:]},
+                    {"fields": CREATE_VALUE_FIELDS[1:]},
                 ),
                 (
                     _("Validity and limits"),
@@ -368,8 +387,8 @@ class VoucherBatchAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "original": batch,
             "form": form,
-            "importable": batch.kind == VoucherBatch.Kind.CARD_SECRET
-            and batch.source == VoucherBatch.Source.IMPORTED,
+            "importable": not card_stock_refusal(batch),
+            "refusal": card_stock_refusal(batch),
         }
         return TemplateResponse(request, "admin/vouchers/cardstockimport/upload.html", context)
 
@@ -394,8 +413,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
         if batch is not None:
             extra = {
                 "import_url": reverse("admin:vouchers_voucherbatch_import", args=[batch.pk])
-                if batch.kind == VoucherBatch.Kind.CARD_SECRET
-                and batch.source == VoucherBatch.Source.IMPORTED
+                if not card_stock_refusal(batch)
                 and request.user.has_perm("vouchers.add_cardstockimport")
                 else "",
                 "stock": selectors.batch_stock(batch_id=batch.pk, max_age=0),
@@ -900,6 +918,7 @@ class CardStockImportAdmin(admin.ModelAdmin):
             "job": job,
             "report": report,
             "by_kind": sorted((report.get("by_kind") or {}).items()),
+            "date_rule": date_rule(),
             "issues": (report.get("issues") or [])[:200],
             "more_issues": max(0, len(report.get("issues") or []) - 200),
             "busy": job.status

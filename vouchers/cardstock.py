@@ -36,8 +36,10 @@ from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec, normalise_code
 from riskcontrol.errors import DomainError, ValidationFailed
 
+from .dates import end_of_day
 from .models import CardStockImport, Voucher, VoucherBatch
-from .secrets import INDEX_PURPOSE, code_aad, code_index
+from .secrets import INDEX_PURPOSE, code_aad, fold_code, folded_code_index
+from .statistics import analyze_vouchers
 
 MAX_CODE_LENGTH = 128
 MAX_SERIAL_LENGTH = 128
@@ -165,6 +167,10 @@ def _cell(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dt.datetime):
+        # A spreadsheet date cell arrives as a datetime at midnight: it is a date alone
+        # (the end of that day, dates.py), not the day's first instant.
+        if value.time() == dt.time.min:
+            return value.strftime("%Y-%m-%d")
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
@@ -279,8 +285,8 @@ def _local_expiry(text: str) -> dt.datetime | None:
     day_only = _ISO_DAY.match(text)
     if day_only:
         day = dt.date(*(int(part) for part in day_only.groups()))  # ValueError if no such day
-        # A date alone means "valid through that day" in the platform's time zone.
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+        # A date alone means the end of that day in the platform's time zone (dates.py).
+        return end_of_day(day)
     for pattern in _DATETIME_FORMATS:
         try:
             return dt.datetime.strptime(text, pattern).replace(tzinfo=zone)
@@ -291,8 +297,7 @@ def _local_expiry(text: str) -> dt.datetime | None:
             day = dt.datetime.strptime(text, pattern).date()
         except ValueError:
             continue
-        # A date alone means "valid through that day" in the platform's time zone.
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+        return end_of_day(day)
     raise ValueError(text)
 
 
@@ -305,7 +310,7 @@ def _clean(
     cells: tuple[str, ...],
     batch: VoucherBatch,
     now: dt.datetime,
-    index_of: Callable[[str], bytes] = code_index,
+    index_of: Callable[[str], bytes] = folded_code_index,
 ) -> CleanRow | RowIssue:
     raw, serial, expiry, face_value, cost, region = cells
     code = normalise_code(raw, batch.code_format)
@@ -361,7 +366,12 @@ def _clean(
             _("The region is longer than %(max)d characters.") % {"max": MAX_REGION_LENGTH},
             code,
         )
-    return CleanRow(number, code, index_of(code), serial, expires_at, face_value, cost, region)
+    # Indexed by its folded form: a code that reads like another voucher's once folded
+    # (whatever either batch's format) is a duplicate, in the file and in the database.
+    folded = fold_code(code)
+    if not folded:
+        return _issue(number, EMPTY, _("The code holds no letter or digit."), code)
+    return CleanRow(number, code, index_of(folded), serial, expires_at, face_value, cost, region)
 
 
 # --- The two passes ------------------------------------------------------------------------
@@ -559,6 +569,21 @@ class _VoucherWriter:
         self._open.close()
 
 
+def card_stock_refusal(batch: VoucherBatch) -> str:
+    """Why card stock cannot be imported into `batch` ("" when it can)."""
+    if batch.kind != VoucherBatch.Kind.CARD_SECRET or batch.source != VoucherBatch.Source.IMPORTED:
+        return _("Card stock is imported into an empty card-secret batch.")
+    if batch.code_format != VoucherBatch.CodeFormat.EXACT:
+        # Such a batch would store and show suppliers' codes folded (O->0, I/L->1, upper
+        # case, dashes), and the supplier would no longer accept them.
+        return _(
+            "This batch reads codes as “%(format)s”, which would change the suppliers' "
+            "codes (O to 0, I and L to 1, letter case, dashes); card stock is imported only "
+            "into card-secret batches whose code format is “exact”."
+        ) % {"format": batch.get_code_format_display()}
+    return ""
+
+
 def card_stock_import(
     *,
     batch: VoucherBatch,
@@ -580,10 +605,9 @@ def card_stock_import(
     gapless). Codes another import wrote in the meantime make the import fail whole;
     while that import is still running, this one waits for it on the first shared code.
     """
-    if batch.kind != VoucherBatch.Kind.CARD_SECRET or batch.source != VoucherBatch.Source.IMPORTED:
-        raise ValidationFailed(
-            {"batch": [_("Card stock is imported into an empty card-secret batch.")]}
-        )
+    refusal = card_stock_refusal(batch)
+    if refusal:
+        raise ValidationFailed({"batch": [refusal]})
     progress = on_progress or (lambda *_args: None)
     report = ImportReport(file_name=file_name, dry_run=dry_run)
     rejected: set[int] = set()
@@ -632,6 +656,7 @@ def card_stock_import(
                 return report
             progress("writing", report.accepted, report.accepted)
             report.imported = report.accepted
+            analyze_vouchers()  # claims on the new stock get a plan that uses its index
     except _WRITE_CONFLICTS:
         # Rolled back by now; the message says how many accepted rows were taken.
         taken = _taken_meanwhile(open_file, batch, rejected, accepted_up_to)

@@ -30,7 +30,8 @@ from .errors import (
     VoucherVoid,
 )
 from .models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent
-from .secrets import code_aad, code_index, reveal_code
+from .secrets import code_aad, folded_code_index, reveal_code
+from .statistics import analyze_vouchers
 
 MAX_GENERATED_QUANTITY = 1_000_000
 GENERATION_CHUNK = 20_000
@@ -53,7 +54,16 @@ BATCH_RULE_FIELDS = (
     "valid_days",
     "per_member_limit",
     "quantity",
+    "code_format",
 )
+
+
+def voucher_batch_code_format(*, kind: str, generated: bool) -> str:
+    """The code format a new batch gets unless told otherwise: card secrets (third-party
+    codes) are kept exactly as delivered; codes we generate are read the Crockford way."""
+    if kind == VoucherBatch.Kind.CARD_SECRET or not generated:
+        return VoucherBatch.CodeFormat.EXACT
+    return VoucherBatch.CodeFormat.CROCKFORD
 
 
 def voucher_batch_validate(
@@ -70,6 +80,7 @@ def voucher_batch_validate(
     valid_days: int | None,
     per_member_limit: int | None,
     quantity: int | None,
+    code_format: str | None = None,
 ) -> None:
     """The rules a new batch must meet, per field (raises ValidationFailed). The admin
     form calls it to show the messages next to the fields."""
@@ -101,6 +112,21 @@ def voucher_batch_validate(
         errors["valid_days"] = [_("Enter a number of days above 0.")]
     if per_member_limit is not None and per_member_limit <= 0:
         errors["per_member_limit"] = [_("Enter a limit above 0, or leave it empty for none.")]
+    if code_format and code_format not in VoucherBatch.CodeFormat.values:
+        errors["code_format"] = [_("Unknown code format: %(format)s") % {"format": code_format}]
+    elif kind == VoucherBatch.Kind.CARD_SECRET and code_format not in (
+        None,
+        "",
+        VoucherBatch.CodeFormat.EXACT,
+    ):
+        # Folding (O->0, I/L->1, case, dashes) would turn a supplier's code into one the
+        # supplier does not know.
+        errors["code_format"] = [
+            _(
+                "Card secrets are kept exactly as the supplier delivered them: a card-secret "
+                "batch's code format is always “exact”."
+            )
+        ]
     if quantity is not None and not 0 < quantity <= MAX_GENERATED_QUANTITY:
         errors["quantity"] = [
             _("Generate between 1 and %(max)s vouchers per batch.")
@@ -153,9 +179,9 @@ def voucher_batch_create(
         valid_days=valid_days,
         per_member_limit=per_member_limit,
         quantity=quantity,
+        code_format=code_format,
     )
     generated = bool(quantity)
-    Fmt = VoucherBatch.CodeFormat
     batch = VoucherBatch.objects.create(
         code=code,
         name=name.strip(),
@@ -171,7 +197,7 @@ def voucher_batch_create(
         valid_days=valid_days,
         per_member_limit=per_member_limit,
         allow_unclaimed_redemption=allow_unclaimed_redemption,
-        code_format=code_format or (Fmt.CROCKFORD if generated else Fmt.EXACT),
+        code_format=code_format or voucher_batch_code_format(kind=kind, generated=generated),
         source=VoucherBatch.Source.GENERATED if generated else VoucherBatch.Source.IMPORTED,
         quantity=quantity or 0,
         generation=VoucherBatch.Generation.PENDING if generated else VoucherBatch.Generation.NONE,
@@ -227,7 +253,7 @@ def _generated_rows(batch: VoucherBatch, sequences: list[int]) -> list[tuple]:
                 sequence,
                 serial,
                 sealer.encrypt(code, aad=code_aad(batch.code, serial)),
-                code_index(code),
+                folded_code_index(code),  # generated codes are born folded
                 key_id,
             )
         )
@@ -330,6 +356,7 @@ def voucher_batch_generate(
 
 
 def _finish_generation(batch: VoucherBatch) -> VoucherBatch:
+    analyze_vouchers()  # before the batch opens for claims
     batch.generation = VoucherBatch.Generation.DONE
     activated = batch.activate_when_generated and batch.status == VoucherBatch.Status.DRAFT
     if activated:
@@ -378,11 +405,11 @@ def _event(
 
 _TAKE_NEXT_AVAILABLE = (
     "UPDATE vouchers_voucher SET status = 'claimed', member_id = %s, channel = %s,"
-    " trace = CAST(%s AS jsonb), claimed_at = %s, expires_at = %s"
+    " trace = CAST(%s AS jsonb), claimed_at = %s, expires_at = LEAST(expires_at, %s)"
     " WHERE status = 'available' AND id = ("
     "  SELECT id FROM vouchers_voucher WHERE batch_id = %s AND status = 'available'"
     "  ORDER BY sequence LIMIT 1 FOR UPDATE SKIP LOCKED)"
-    " RETURNING id, sequence, serial, secret_ciphertext, key_id, face_value"
+    " RETURNING id, sequence, serial, secret_ciphertext, key_id, face_value, expires_at"
 )
 
 
@@ -401,6 +428,8 @@ def _take_next_available(
     `voucher_available_idx` on (batch_id, sequence) WHERE available — ordering by id
     let the planner walk the primary key over every claimed row instead), and takes its
     row lock with SKIP LOCKED, so concurrent claims take different rows and never wait.
+    `expires_at` (the batch's rule) may shorten the voucher's own expiry (an imported
+    voucher's, from the file), never erase or extend it: the earlier of the two is kept.
     On PostgreSQL pick and mark are one statement (UPDATE ... WHERE id = (SELECT ... FOR
     UPDATE SKIP LOCKED) RETURNING); elsewhere the same two steps run separately.
     """
@@ -422,7 +451,7 @@ def _take_next_available(
             row = cursor.fetchone()
         if row is None:
             return None
-        pk, sequence, serial, ciphertext, key_id, face_value = row
+        pk, sequence, serial, ciphertext, key_id, face_value, kept_expiry = row
         return Voucher(
             pk=pk,
             sequence=sequence,
@@ -430,7 +459,7 @@ def _take_next_available(
             secret_ciphertext=ciphertext,
             key_id=key_id,
             face_value=face_value,
-            **fields,
+            **{**fields, "expires_at": kept_expiry},
         )
     voucher = (
         Voucher.objects.filter(batch_id=batch.pk, status=Voucher.Status.AVAILABLE)
@@ -440,6 +469,7 @@ def _take_next_available(
     )
     if voucher is None:
         return None
+    fields["expires_at"] = _earlier(voucher.expires_at, expires_at)
     updates = {key: value for key, value in fields.items() if key != "batch"}
     updated = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.AVAILABLE).update(
         **updates
@@ -449,6 +479,13 @@ def _take_next_available(
     for key, value in fields.items():
         setattr(voucher, key, value)
     return voucher
+
+
+def _earlier(first: dt.datetime | None, second: dt.datetime | None) -> dt.datetime | None:
+    """The earlier of two expiries, None meaning none (SQL's LEAST)."""
+    if first is None or second is None:
+        return first or second
+    return min(first, second)
 
 
 @dataclass(frozen=True)

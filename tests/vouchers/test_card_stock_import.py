@@ -119,7 +119,10 @@ def test_rejected_rows_block_the_import_unless_skipped(stock_batch, existing_cod
     first, second = stock_batch.vouchers.order_by("sequence")
     assert (first.serial, first.supplier_serial, first.region) == ("STOCK-000001", "SN1", "上海")
     assert (first.face_value, first.cost) == (Decimal("50.00"), Decimal("45.00"))
-    assert first.expires_at == dt.datetime(2028, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    # "2027-12-31" is the end of that day in the platform time zone
+    assert first.expires_at == dt.datetime(
+        2027, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=8))
+    )
     assert first.import_job == second.import_job == job
     assert [reveal_code(v) for v in (first, second)] == ["GOOD-0001", "GOOD-0002"]
 

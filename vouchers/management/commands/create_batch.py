@@ -2,10 +2,10 @@ import time
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
 
 from riskcontrol.actors import Actor
 from riskcontrol.errors import ValidationFailed
+from vouchers.dates import parse_moment
 from vouchers.models import VoucherBatch
 from vouchers.services import voucher_batch_activate, voucher_batch_create, voucher_batch_generate
 
@@ -19,12 +19,14 @@ def _decimal(value: str | None) -> Decimal | None:
         raise CommandError(f"Not an amount: {value!r}") from None
 
 
-def _datetime(value: str | None):
+def _datetime(value: str | None, *, day_end: bool):
+    """A date alone is the end of that day (--valid-until) or its start (--valid-from),
+    in the platform time zone; a date and time keeps its time."""
     if value is None:
         return None
-    parsed = parse_datetime(value)
+    parsed = parse_moment(value, day_end=day_end)
     if parsed is None:
-        raise CommandError(f"Not an ISO 8601 date and time: {value!r}")
+        raise CommandError(f"Not an ISO 8601 date, or date and time: {value!r}")
     return parsed
 
 
@@ -46,8 +48,15 @@ class Command(BaseCommand):
         parser.add_argument("--min-order-amount")
         parser.add_argument("--currency", default="CNY")
         parser.add_argument("--valid-days", type=int)
-        parser.add_argument("--valid-from", help="ISO 8601, e.g. 2026-12-01T00:00+08:00")
-        parser.add_argument("--valid-until", help="ISO 8601")
+        parser.add_argument(
+            "--valid-from",
+            help="ISO 8601, e.g. 2026-12-01T00:00+08:00; a date alone is the start of that day",
+        )
+        parser.add_argument(
+            "--valid-until",
+            help="ISO 8601; a date alone (2030-12-31) is the end of that day, 23:59:59.999999 "
+            "in the platform time zone",
+        )
         parser.add_argument("--per-member-limit", type=int, default=1, help="0 = no limit")
         parser.add_argument("--code-format", choices=VoucherBatch.CodeFormat.values)
         parser.add_argument("--allow-unclaimed-redemption", action="store_true")
@@ -68,8 +77,8 @@ class Command(BaseCommand):
                 min_order_amount=_decimal(o["min_order_amount"]),
                 currency=o["currency"],
                 valid_days=o["valid_days"],
-                valid_from=_datetime(o["valid_from"]),
-                valid_until=_datetime(o["valid_until"]),
+                valid_from=_datetime(o["valid_from"], day_end=False),
+                valid_until=_datetime(o["valid_until"], day_end=True),
                 per_member_limit=o["per_member_limit"] or None,
                 code_format=o["code_format"],
                 allow_unclaimed_redemption=o["allow_unclaimed_redemption"],

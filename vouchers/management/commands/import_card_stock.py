@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from riskcontrol.actors import Actor
 from riskcontrol.errors import DomainError, ValidationFailed
 from vouchers.cardstock import card_stock_import
+from vouchers.dates import date_rule
 from vouchers.models import CardStockImport, VoucherBatch
 
 
@@ -101,6 +102,7 @@ class Command(BaseCommand):
         )
         for kind, count in sorted(report.counts.items()):
             out(f"  {kind:<22} {count:,}")
+        out(date_rule())
         for issue in report.issues[:50]:
             out(f"  row {issue.row}: {issue.kind} — {issue.message} {issue.masked_code}")
         if len(report.issues) > 50:
