@@ -76,6 +76,28 @@ VALUE_FIELDS = [
 CREATE_VALUE_FIELDS = [field for field in VALUE_FIELDS if field != "code_format"]
 
 
+def valid_from_field() -> DayOrMomentField:
+    return DayOrMomentField(
+        day_end=False,
+        label=_("valid from"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_("Leave the time empty for the start of that day."),
+    )
+
+
+def valid_until_field() -> DayOrMomentField:
+    return DayOrMomentField(
+        day_end=True,
+        label=_("valid until"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_(
+            "Leave the time empty for the end of that day (23:59:59 in the platform time zone)."
+        ),
+    )
+
+
 class BatchCreateForm(forms.ModelForm):
     quantity = forms.IntegerField(
         label=_("quantity"),
@@ -90,22 +112,8 @@ class BatchCreateForm(forms.ModelForm):
     activate = forms.BooleanField(
         label=_("open for claims when ready"), required=False, initial=True
     )
-    valid_from = DayOrMomentField(
-        day_end=False,
-        label=_("valid from"),
-        required=False,
-        widget=AdminSplitDateTime,
-        help_text=_("Leave the time empty for the start of that day."),
-    )
-    valid_until = DayOrMomentField(
-        day_end=True,
-        label=_("valid until"),
-        required=False,
-        widget=AdminSplitDateTime,
-        help_text=_(
-            "Leave the time empty for the end of that day (23:59:59 in the platform time zone)."
-        ),
-    )
+    valid_from = valid_from_field()
+    valid_until = valid_until_field()
 
     class Meta:
         model = VoucherBatch
@@ -170,7 +178,11 @@ class BatchCreateForm(forms.ModelForm):
 
 class BatchChangeForm(forms.ModelForm):
     """The batch change form: only the settings `voucher_batch_update` may change, checked
-    by that service's rules so messages land next to the fields."""
+    by that service's rules so messages land next to the fields. A date without a time
+    means what it means at creation (vouchers.dates)."""
+
+    valid_from = valid_from_field()
+    valid_until = valid_until_field()
 
     class Meta:
         model = VoucherBatch

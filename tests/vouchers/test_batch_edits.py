@@ -74,6 +74,19 @@ def test_batch_change_form_saves_through_the_service_and_records_the_changes(ope
     assert event.context["changes"]["per_member_limit"] == {"from": 1, "to": 3}
 
 
+def test_batch_change_form_reads_a_date_without_a_time_as_the_end_of_that_day(operator):
+    batch = make_batch(quantity=2, valid_days=30)
+
+    response = operator.post(
+        f"/admin/vouchers/voucherbatch/{batch.pk}/change/",
+        change_form(batch, valid_until_0="2030-12-31", valid_until_1=""),
+    )
+
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert timezone.localtime(batch.valid_until).isoformat() == "2030-12-31T23:59:59.999999+08:00"
+
+
 def test_an_unchanged_batch_form_writes_no_event(operator):
     batch = make_batch(quantity=2, valid_days=30)
 
