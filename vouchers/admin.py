@@ -334,11 +334,11 @@ class VoucherBatchAdmin(admin.ModelAdmin):
 
     def _import_view(self, request: HttpRequest, pk: int):
         batch = get_object_or_404(VoucherBatch, pk=pk)
-        too_large = any(getattr(h, "too_large", False) for h in request.upload_handlers)
         posted = request.method == "POST"
-        form = CardStockUploadForm(
-            request.POST if posted else None, request.FILES if posted else None, too_large=too_large
-        )
+        data, files = (request.POST, request.FILES) if posted else (None, None)
+        # Read after the body was parsed (above): the upload handler saw the size.
+        too_large = any(getattr(h, "too_large", False) for h in request.upload_handlers)
+        form = CardStockUploadForm(data, files, too_large=too_large)
         if request.method == "POST" and form.is_valid():
             uploaded = form.cleaned_data["file"]
             job = card_stock_job_start(

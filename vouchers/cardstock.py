@@ -781,7 +781,7 @@ def card_stock_job_start(
         _hand_to_worker(job, "validating")
     else:
         card_stock_job_validate(job_id=job.pk, actor=actor, in_worker=False)
-        job.refresh_from_db()
+    job.refresh_from_db()
     return job
 
 
