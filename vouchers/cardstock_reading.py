@@ -426,6 +426,7 @@ class _SheetReader:
                 state["kept"] += len(piece)
 
         for _step in _parse(self.book.archive, self.book.sheet, self.limits, start, end, text):
+            self.limits.check_time()  # also inside one endless row
             yield from done
             done.clear()
 

@@ -188,6 +188,21 @@ def test_a_check_out_of_time_in_the_web_goes_to_the_worker(console_client, uploa
     assert history(job)[1] == ("checked", WORKER)
 
 
+def test_an_import_out_of_time_in_the_web_goes_to_the_worker(console_client, upload_dir, settings):
+    operator = console_client("Operator")
+    batch = make_batch(quantity=None, kind="card_secret", code="SLOW")
+    upload(operator, batch, csv_upload([f"SLOW-{i:06d}-SECRET" for i in range(3000)]))
+    job = CardStockImport.objects.get()
+    settings.CARD_STOCK_SYNC_READ_SECONDS = 1e-9
+
+    operator.post(f"/admin/vouchers/cardstockimport/{job.pk}/confirm/")
+
+    job.refresh_from_db()
+    assert (job.status, job.rows_imported) == ("imported", 3000)
+    assert history(job)[-2:] == [("confirmed", "operator-user"), ("imported", WORKER)]
+    assert Voucher.objects.filter(batch=batch).count() == 3000
+
+
 def test_a_worker_out_of_time_fails_the_job_with_the_reason(console_client, upload_dir, settings):
     settings.CARD_STOCK_SYNC_READ_SECONDS = 1e-9
     settings.CARD_STOCK_READ_SECONDS = 1e-9
