@@ -872,6 +872,8 @@ def card_stock_job_confirm(
     *, job: CardStockImport, skip_rejected: bool, actor: Actor
 ) -> CardStockImport:
     """The operator confirmed the report: import, here or in a worker (large files)."""
+    from django.conf import settings
+
     from .upload_store import open_upload
 
     with transaction.atomic():
@@ -888,7 +890,9 @@ def card_stock_job_confirm(
         )
     job.refresh_from_db()
     try:
-        in_worker = needs_worker(lambda: open_upload(job.upload_id))
+        in_worker = job.rows_total > settings.CARD_STOCK_SYNC_ROWS or needs_worker(
+            lambda: open_upload(job.upload_id)
+        )
     except Exception:
         in_worker = True
     if in_worker:
@@ -996,11 +1000,11 @@ def card_stock_cli_job_end(
 ) -> None:
     """The command line's import ended: with its report, or failed with `error`."""
     if report is None or not report.imported:
-        _fail(job, error or _("Nothing was imported."), actor)
         if report is not None:
             CardStockImport.objects.filter(pk=job.pk).update(
                 rows_total=report.rows_total, rows_rejected=report.rejected
             )
+        _fail(job, error or _("Nothing was imported."), actor)
         return
     with transaction.atomic():
         CardStockImport.objects.filter(pk=job.pk).update(
