@@ -9,11 +9,12 @@ from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from riskcontrol.actors import Actor
 from tests.vouchers.factories import make_batch
 from tests.vouchers.hostile_files import inline_row, sheet_xml, xlsx
-from vouchers.cardstock import card_stock_job_start
+from vouchers.cardstock import card_stock_job_start, card_stock_uploads_cleanup
 from vouchers.models import CardStockImport, Voucher
 from vouchers.upload_store import seal_stream
 
@@ -97,6 +98,19 @@ def test_what_the_worker_does_is_recorded_as_the_worker(console_client, upload_d
         ("confirmed", "operator-user"),
         ("imported", WORKER),
     ]
+
+
+def test_the_hourly_cleanup_records_the_jobs_it_abandons(console_client, upload_dir, time_machine):
+    operator = console_client("Operator")
+    upload(operator, make_batch(quantity=None, kind="card_secret", code="OLD"))
+    time_machine.move_to(timezone.now() + timezone.timedelta(hours=25))
+
+    card_stock_uploads_cleanup()
+
+    job = CardStockImport.objects.get()
+    assert job.status == "abandoned"
+    assert history(job)[-1] == ("abandoned", "upload cleanup")
+    assert files_under(upload_dir) == []
 
 
 def test_the_command_line_records_its_import(tmp_path):
