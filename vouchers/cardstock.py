@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
@@ -955,7 +956,7 @@ def card_stock_job_run(
                 job,
                 CardStockImportEvent.Action.IMPORTED,
                 actor,
-                _("%(count)d vouchers") % {"count": report.imported},
+                pgettext("card-stock import", "%(count)d vouchers") % {"count": report.imported},
             )
         else:
             job_event(job, CardStockImportEvent.Action.FAILED, actor, job.error)
@@ -1018,7 +1019,7 @@ def card_stock_cli_job_end(
             job,
             CardStockImportEvent.Action.IMPORTED,
             actor,
-            _("%(count)d vouchers") % {"count": report.imported},
+            pgettext("card-stock import", "%(count)d vouchers") % {"count": report.imported},
         )
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class VoucherBatch(models.Model):
@@ -360,9 +361,9 @@ class CardStockImportEvent(models.Model):
     it, and how it ended (with the reason when it failed)."""
 
     class Action(models.TextChoices):
-        UPLOADED = "uploaded", _("uploaded")
-        CHECKED = "checked", _("checked")
-        CONFIRMED = "confirmed", _("confirmed")
+        UPLOADED = "uploaded", pgettext_lazy("card-stock import", "uploaded")
+        CHECKED = "checked", pgettext_lazy("card-stock import", "checked")
+        CONFIRMED = "confirmed", pgettext_lazy("card-stock import", "confirmed")
         IMPORTED = "imported", _("imported")
         FAILED = "failed", _("failed")
         ABANDONED = "abandoned", _("abandoned")
