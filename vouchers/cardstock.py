@@ -837,6 +837,7 @@ def card_stock_job_validate(
             if in_worker
             else settings.CARD_STOCK_SYNC_READ_SECONDS,
         )
+        _keep_report(job, report, actor)
     except ReadTimeExceeded as error:
         if in_worker:
             _fail(job, failure_message(error), actor)
@@ -847,6 +848,11 @@ def card_stock_job_validate(
         logger.warning("card-stock import %s: check failed (%s)", job.pk, type(error).__name__)
         _fail(job, failure_message(error), actor)
         return job
+    job.refresh_from_db()
+    return job
+
+
+def _keep_report(job: CardStockImport, report: ImportReport, actor: Actor) -> None:
     # Conditional: an operator may have abandoned the job while it was being checked.
     with transaction.atomic():
         checked = CardStockImport.objects.filter(
@@ -865,8 +871,6 @@ def card_stock_job_validate(
                 _("%(rows)d rows, %(rejected)d rejected")
                 % {"rows": report.rows_total, "rejected": report.rejected},
             )
-    job.refresh_from_db()
-    return job
 
 
 def card_stock_job_confirm(
