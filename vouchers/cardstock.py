@@ -38,7 +38,7 @@ from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec, normalise_code
 from riskcontrol.errors import DomainError, ValidationFailed
 
-from .cardstock_events import WORKER, failure_message, job_event
+from .cardstock_events import WORKER, failure_message, job_event, job_fail, printable
 from .cardstock_reading import (
     ReadLimits,
     ReadTimeExceeded,
@@ -753,9 +753,6 @@ def _progress_writer(job_id: int) -> Callable[[str, int, int], None]:
     return write
 
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def card_stock_job_start(
     *, batch: VoucherBatch, upload_id: str, file_name: str, actor: Actor
 ) -> CardStockImport:
@@ -767,7 +764,7 @@ def card_stock_job_start(
     with transaction.atomic():
         job = CardStockImport.objects.create(
             batch=batch,
-            file_name=_UNPRINTABLE.sub("", file_name)[:255],
+            file_name=printable(file_name)[:255],
             upload_id=upload_id,
             status=CardStockImport.Status.VALIDATING,
             created_by_id=actor.user_id,
@@ -792,24 +789,6 @@ def _hand_to_worker(job: CardStockImport, stage: str) -> None:
     _progress_writer(job.pk)(stage, 0, max(0, job.rows_total - job.rows_rejected))
     task = card_stock_validate_task if stage == "validating" else card_stock_import_task
     task.delay_on_commit(job.pk)
-
-
-def _fail(job: CardStockImport, message: str, actor: Actor = WORKER) -> None:
-    """End a job that has not ended yet as failed, with the reason; remove its upload."""
-    from .upload_store import delete_upload
-
-    with transaction.atomic():
-        ended = CardStockImport.objects.filter(
-            pk=job.pk,
-            status__in=[CardStockImport.Status.VALIDATING, CardStockImport.Status.IMPORTING],
-        ).update(
-            status=CardStockImport.Status.FAILED, error=message[:255], finished_at=timezone.now()
-        )
-        if ended:
-            job_event(job, CardStockImportEvent.Action.FAILED, actor, message)
-    job.refresh_from_db()
-    if job.upload_id:
-        delete_upload(job.upload_id)
 
 
 def card_stock_job_validate(
@@ -840,13 +819,13 @@ def card_stock_job_validate(
         _keep_report(job, report, actor)
     except ReadTimeExceeded as error:
         if in_worker:
-            _fail(job, failure_message(error), actor)
+            job_fail(job, failure_message(error), actor)
         else:
             _hand_to_worker(job, "validating")
         return job
     except Exception as error:
         logger.warning("card-stock import %s: check failed (%s)", job.pk, type(error).__name__)
-        _fail(job, failure_message(error), actor)
+        job_fail(job, failure_message(error), actor)
         return job
     job.refresh_from_db()
     return job
@@ -940,13 +919,13 @@ def card_stock_job_run(
                 )
         except ReadTimeExceeded as error:
             if in_worker:
-                _fail(job, failure_message(error), actor)
+                job_fail(job, failure_message(error), actor)
             else:
                 _hand_to_worker(job, "importing")
             return job
         except Exception as error:
             logger.warning("card-stock import %s: import failed (%s)", job.pk, type(error).__name__)
-            _fail(job, failure_message(error), actor)
+            job_fail(job, failure_message(error), actor)
             return job
         job.rows_imported = report.imported
         job.status = (
@@ -982,49 +961,6 @@ def card_stock_job_abandon(*, job: CardStockImport, actor: Actor) -> None:
             job_event(job, CardStockImportEvent.Action.ABANDONED, actor)
     if job.upload_id:
         delete_upload(job.upload_id)
-
-
-def card_stock_cli_job_begin(
-    *, batch: VoucherBatch, file_name: str, actor: Actor
-) -> CardStockImport:
-    """The command line's import: a job that starts importing at once (no upload)."""
-    with transaction.atomic():
-        job = CardStockImport.objects.create(
-            batch=batch,
-            file_name=_UNPRINTABLE.sub("", file_name)[:255],
-            status=CardStockImport.Status.IMPORTING,
-            created_by_id=actor.user_id,
-        )
-        job_event(job, CardStockImportEvent.Action.UPLOADED, actor)
-        job_event(job, CardStockImportEvent.Action.CONFIRMED, actor)
-    return job
-
-
-def card_stock_cli_job_end(
-    *, job: CardStockImport, actor: Actor, report: ImportReport | None = None, error: str = ""
-) -> None:
-    """The command line's import ended: with its report, or failed with `error`."""
-    if report is None or not report.imported:
-        if report is not None:
-            CardStockImport.objects.filter(pk=job.pk).update(
-                rows_total=report.rows_total, rows_rejected=report.rejected
-            )
-        _fail(job, error or _("Nothing was imported."), actor)
-        return
-    with transaction.atomic():
-        CardStockImport.objects.filter(pk=job.pk).update(
-            rows_total=report.rows_total,
-            rows_imported=report.imported,
-            rows_rejected=report.rejected,
-            status=CardStockImport.Status.IMPORTED,
-            finished_at=timezone.now(),
-        )
-        job_event(
-            job,
-            CardStockImportEvent.Action.IMPORTED,
-            actor,
-            pgettext("card-stock import", "%(count)d vouchers") % {"count": report.imported},
-        )
 
 
 def card_stock_uploads_cleanup() -> int:

@@ -7,8 +7,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from riskcontrol.actors import Actor
 from riskcontrol.errors import DomainError, ValidationFailed
-from vouchers.cardstock import card_stock_cli_job_begin, card_stock_cli_job_end, card_stock_import
-from vouchers.cardstock_events import failure_message
+from vouchers.cardstock import card_stock_import
+from vouchers.cardstock_events import (
+    card_stock_cli_job_begin,
+    card_stock_cli_job_end,
+    failure_message,
+)
 from vouchers.models import VoucherBatch
 
 
