@@ -7,6 +7,10 @@ Every pass streams the file and keeps memory flat whatever its size, remembering
 (a dry run) writes nothing; the confirmed import validates again and writes the
 accepted rows in the same pass, in one transaction (PostgreSQL: a binary COPY straight
 into the voucher table), rolled back whole when the report does not allow the import.
+
+Reading is bounded (`cardstock_reading`: cell size, columns, XLSX expansion, a time
+budget); the jobs below record who did what and end failed, with the reason, whatever
+goes wrong (`cardstock_events`).
 """
 
 from __future__ import annotations
