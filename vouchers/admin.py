@@ -5,6 +5,7 @@ import io
 import itertools
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminSplitDateTime
@@ -61,7 +62,7 @@ from .services import (
     vouchers_unfreeze,
     vouchers_void,
 )
-from .upload_store import EncryptingUploadHandler, delete_upload
+from .upload_store import EncryptingUploadHandler
 
 VALUE_FIELDS = [
     "kind",
@@ -370,15 +371,28 @@ class VoucherBatchAdmin(admin.ModelAdmin):
     def import_view(self, request: HttpRequest, pk: int):
         """Upload card stock. The file is sealed as it streams in (no plaintext temporary
         file): the upload handler is set before anything reads the body, and the CSRF
-        check runs after it (Django's documented pattern for custom upload handlers)."""
-        request.upload_handlers = [EncryptingUploadHandler(request)]
-        return csrf_protect(self._import_view)(request, pk)
-
-    def _import_view(self, request: HttpRequest, pk: int):
+        check runs after it (Django's documented pattern for custom upload handlers).
+        Permission is checked before the body is read, and whatever the request ends in
+        (refused CSRF token, invalid form, an error), uploads that no import took over
+        are removed before the response goes out."""
         if not request.user.has_perm("vouchers.add_cardstockimport"):
             raise PermissionDenied
+        handler = EncryptingUploadHandler(request)
+        request.upload_handlers = [handler]
+        try:
+            return csrf_protect(self._import_view)(request, pk)
+        finally:
+            handler.remove_unclaimed(
+                lambda upload_id: CardStockImport.objects.filter(upload_id=upload_id).exists()
+            )
+
+    def _import_view(self, request: HttpRequest, pk: int):
         batch = get_object_or_404(VoucherBatch, pk=pk)
-        form = CardStockUploadForm(request.POST or None, request.FILES or None)
+        posted = request.method == "POST"
+        data, files = (request.POST, request.FILES) if posted else (None, None)
+        # Read after the body was parsed (above): the upload handler saw the size.
+        too_large = any(getattr(h, "too_large", False) for h in request.upload_handlers)
+        form = CardStockUploadForm(data, files, too_large=too_large)
         if request.method == "POST" and form.is_valid():
             uploaded = form.cleaned_data["file"]
             job = card_stock_job_start(
@@ -390,9 +404,6 @@ class VoucherBatchAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:vouchers_cardstockimport_report", args=[job.pk])
             )
-        if request.method == "POST":
-            for uploaded in request.FILES.values():
-                delete_upload(uploaded.upload_id)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import card stock"),
@@ -858,12 +869,28 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
 class CardStockUploadForm(forms.Form):
     file = forms.FileField(
         label=_("File"),
+        required=False,  # said in clean_file, after the size limit
         help_text=_(
             "CSV (UTF-8 or GBK) or XLSX. First row: column names — code (卡密), and "
             "optionally serial (卡号), expires_at (有效期), face_value (面值), cost (成本), "
             "region (地区)."
         ),
     )
+
+    def __init__(self, *args, too_large: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large
+
+    def clean_file(self):
+        if self.too_large:
+            raise forms.ValidationError(
+                _("The file is larger than %(mb)d MB; split it into smaller files.")
+                % {"mb": settings.CARD_STOCK_UPLOAD_MAX_BYTES // (1024 * 1024)}
+            )
+        uploaded = self.cleaned_data.get("file")
+        if not uploaded:
+            raise forms.ValidationError(self.fields["file"].error_messages["required"])
+        return uploaded
 
 
 @admin.register(CardStockImport)
@@ -939,6 +966,7 @@ class CardStockImportAdmin(admin.ModelAdmin):
             and request.user.has_perm("vouchers.add_cardstockimport")
             and report.get("accepted", 0) > 0,
             "progress": card_stock_progress(job),
+            "events": job.events.order_by("created_at", "id"),
         }
         return TemplateResponse(request, "admin/vouchers/cardstockimport/report.html", context)
 
@@ -986,7 +1014,7 @@ class CardStockImportAdmin(admin.ModelAdmin):
         if request.method != "POST" or not request.user.has_perm("vouchers.add_cardstockimport"):
             raise PermissionDenied
         job = get_object_or_404(CardStockImport, pk=pk)
-        card_stock_job_abandon(job=job)
+        card_stock_job_abandon(job=job, actor=Actor.for_user(request.user, request))
         self.message_user(
             request, _("Import abandoned; the uploaded file was deleted."), messages.INFO
         )

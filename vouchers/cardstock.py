@@ -7,6 +7,10 @@ Every pass streams the file and keeps memory flat whatever its size, remembering
 (a dry run) writes nothing; the confirmed import validates again and writes the
 accepted rows in the same pass, in one transaction (PostgreSQL: a binary COPY straight
 into the voucher table), rolled back whole when the report does not allow the import.
+
+Reading is bounded (`cardstock_reading`: cell size, columns, XLSX expansion, a time
+budget); the jobs below record who did what and end failed, with the reason, whatever
+goes wrong (`cardstock_events`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import datetime as dt
 import functools
 import io
 import json
+import logging
 import operator
 import re
 from collections import Counter
@@ -29,6 +34,7 @@ from typing import Any, BinaryIO
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
@@ -36,10 +42,20 @@ from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec, normalise_code
 from riskcontrol.errors import DomainError, ValidationFailed
 
+from .cardstock_events import WORKER, failure_message, job_event, job_fail, printable
+from .cardstock_reading import (
+    ReadLimits,
+    ReadTimeExceeded,
+    bounded_lines,
+    needs_worker,
+    xlsx_rows,
+)
 from .dates import end_of_day
-from .models import CardStockImport, Voucher, VoucherBatch
+from .models import CardStockImport, CardStockImportEvent, Voucher, VoucherBatch
 from .secrets import INDEX_PURPOSE, code_aad, fold_code, folded_code_index
 from .statistics import analyze_vouchers
+
+logger = logging.getLogger(__name__)
 
 MAX_CODE_LENGTH = 128
 MAX_SERIAL_LENGTH = 128
@@ -106,6 +122,8 @@ class ImportReport:
     imported: int = 0
     blocked: bool = False
     dry_run: bool = False
+    # How far reading the file may go (cell size, columns, time); not part of the report.
+    limits: ReadLimits = field(default_factory=ReadLimits.from_settings, repr=False)
 
     @property
     def accepted(self) -> int:
@@ -182,38 +200,36 @@ def _rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, tuple[s
     head = stream.read(4)
     stream.seek(0)
     if head == b"PK\x03\x04":
-        # A zip needs random access; XLSX is compressed, so holding it in memory is cheap.
-        yield from _xlsx_rows(io.BytesIO(stream.read()), report)
+        yield from _xlsx_rows(stream, report)
         return
     report.file_format, report.encoding = "csv", _detect_encoding(stream)
     text = io.TextIOWrapper(stream, encoding=report.encoding, newline="")
+    limits = report.limits
     try:
-        reader = csv.reader(text)
-        cells = _cell_picker(next(reader, None))
+        reader = csv.reader(bounded_lines(text, limits))
+        header = next(reader, None)
+        limits.check_columns(1, header or [])
+        cells = _cell_picker(header)
         for number, values in enumerate(reader, start=2):
             if not any(value.strip() for value in values):
                 continue
+            limits.check_columns(number, values)
             yield number, cells(values)
     finally:
         text.detach()
 
 
 def _xlsx_rows(stream: BinaryIO, report: ImportReport) -> Iterator[tuple[int, tuple[str, ...]]]:
-    from openpyxl import load_workbook
-
+    """Every row of the first sheet, whatever its stored dimension says; the first row
+    holding a value names the columns."""
     report.file_format, report.encoding = "xlsx", ""
-    workbook = load_workbook(stream, read_only=True, data_only=True)
-    try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        cells = _cell_picker([_cell(value) for value in header] if header else None)
-        for number, values in enumerate(rows, start=2):
-            texts = [_cell(value) for value in values]
-            if not any(text.strip() for text in texts):
-                continue
+    rows = xlsx_rows(stream, report.limits)
+    header = next(rows, None)
+    cells = _cell_picker([_cell(value) for value in header[1]] if header else None)
+    for number, values in rows:
+        texts = [_cell(value) for value in values]
+        if any(text.strip() for text in texts):
             yield number, cells(texts)
-    finally:
-        workbook.close()
 
 
 def _cell_picker(header: list[str] | None) -> Callable[[list[str]], tuple[str, ...]]:
@@ -234,6 +250,31 @@ def _cell_picker(header: list[str] | None) -> Callable[[list[str]], tuple[str, .
     padding = [""] * (width + 1)
     pick = operator.itemgetter(*(columns.get(name, width) for name in FIELDS))
     return lambda values: pick(values[:width] + padding)
+
+
+# Control characters (NUL above all: PostgreSQL text cannot hold it) and surrogates.
+_UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _unreadable_cells(number: int, cells: tuple[str, ...], limits: ReadLimits) -> RowIssue | None:
+    """A row whose cells no column can take, whatever the column: a cell longer than a
+    cell may be, or bytes that are no text. The code is not shown: it may be the bad
+    cell."""
+    if any(len(cell) > limits.max_cell_chars for cell in cells):
+        return RowIssue(
+            number,
+            TOO_LONG,
+            _("A cell is longer than %(max)d characters.") % {"max": limits.max_cell_chars},
+            "",
+        )
+    if any(_UNREADABLE.search(cell) for cell in cells):
+        return RowIssue(
+            number,
+            ILLEGAL_CHARACTERS,
+            _("A cell holds control characters (such as NUL) that are not text."),
+            "",
+        )
+    return None
 
 
 # --- Validating one row ---------------------------------------------------------------------
@@ -461,7 +502,9 @@ def _validated(
 
     for number, cells in _rows(stream, report):
         report.rows_total += 1
-        result = _clean(number, cells, batch, now, index_of)
+        result = _unreadable_cells(number, cells, report.limits) or _clean(
+            number, cells, batch, now, index_of
+        )
         if isinstance(result, CleanRow):
             code_key = int.from_bytes(result.index[:8], "little")
             serial_key = hash(("serial", result.serial)) if result.serial else None
@@ -594,6 +637,7 @@ def card_stock_import(
     skip_rejected: bool = False,
     import_job: CardStockImport | None = None,
     on_progress: Callable[[str, int, int], Any] | None = None,
+    read_seconds: float | None = None,
 ) -> ImportReport:
     """Validate a card-stock file and (unless `dry_run`) import its accepted rows into
     `batch`, all in one transaction. Rejected rows block the import unless
@@ -604,12 +648,17 @@ def card_stock_import(
     Locks the batch row (imports into one batch queue up; sequence numbers stay
     gapless). Codes another import wrote in the meantime make the import fail whole;
     while that import is still running, this one waits for it on the first shared code.
+
+    Reading is bounded (cell size, columns, XLSX expansion; `read_seconds` of time):
+    a file outside the bounds raises `FileRefused`.
     """
     refusal = card_stock_refusal(batch)
     if refusal:
         raise ValidationFailed({"batch": [refusal]})
     progress = on_progress or (lambda *_args: None)
-    report = ImportReport(file_name=file_name, dry_run=dry_run)
+    report = ImportReport(
+        file_name=file_name, dry_run=dry_run, limits=ReadLimits.from_settings(seconds=read_seconds)
+    )
     rejected: set[int] = set()
     if dry_run:
         with open_file() as stream:
@@ -709,25 +758,6 @@ def report_csv(report: ImportReport) -> str:
 # --- Import jobs: the admin's upload -> report -> confirm, in the web process or a worker ---
 
 
-def estimate_rows(open_file: Callable[[], BinaryIO]) -> int:
-    """Data rows in a file, cheaply: newlines for CSV, the sheet's extent for XLSX."""
-    with open_file() as stream:
-        head = stream.read(4)
-        stream.seek(0)
-        if head == b"PK\x03\x04":
-            from openpyxl import load_workbook
-
-            workbook = load_workbook(io.BytesIO(stream.read()), read_only=True)
-            try:
-                return max(0, (workbook.worksheets[0].max_row or 1) - 1)
-            finally:
-                workbook.close()
-        lines = 0
-        while chunk := stream.read(1024 * 1024):
-            lines += chunk.count(b"\n")
-        return max(0, lines - 1)
-
-
 def _progress_key(job_id: int) -> str:
     return f"card-stock-import:{job_id}"
 
@@ -756,48 +786,48 @@ def card_stock_job_start(
     *, batch: VoucherBatch, upload_id: str, file_name: str, actor: Actor
 ) -> CardStockImport:
     """Register an uploaded (sealed) file and check it: here for small files, in a
-    worker (with progress) for files above `CARD_STOCK_SYNC_ROWS` rows."""
-    from django.conf import settings
-
+    worker (with progress) for large ones (`needs_worker`), or when checking here
+    runs out of its time budget."""
     from .upload_store import open_upload
 
-    job = CardStockImport.objects.create(
-        batch=batch,
-        file_name=file_name[:255],
-        upload_id=upload_id,
-        status=CardStockImport.Status.VALIDATING,
-        created_by_id=actor.user_id,
-    )
+    with transaction.atomic():
+        job = CardStockImport.objects.create(
+            batch=batch,
+            file_name=printable(file_name)[:255],
+            upload_id=upload_id,
+            status=CardStockImport.Status.VALIDATING,
+            created_by_id=actor.user_id,
+        )
+        job_event(job, CardStockImportEvent.Action.UPLOADED, actor)
     try:
-        rows = estimate_rows(lambda: open_upload(upload_id))
+        in_worker = needs_worker(lambda: open_upload(upload_id))
     except Exception:
-        rows = 0
-    if rows > settings.CARD_STOCK_SYNC_ROWS:
-        from .tasks import card_stock_validate_task
-
-        _progress_writer(job.pk)("validating", 0, rows)
-        card_stock_validate_task.delay_on_commit(job.pk)
+        logger.warning("card-stock import %s: cannot size the upload", job.pk)
+        in_worker = True
+    if in_worker:
+        _hand_to_worker(job, "validating")
     else:
-        card_stock_job_validate(job_id=job.pk)
-        job.refresh_from_db()
+        card_stock_job_validate(job_id=job.pk, actor=actor, in_worker=False)
+    job.refresh_from_db()
     return job
 
 
-def _fail(job: CardStockImport, message: str) -> None:
-    from .upload_store import delete_upload
+def _hand_to_worker(job: CardStockImport, stage: str) -> None:
+    from .tasks import card_stock_import_task, card_stock_validate_task
 
-    job.status, job.error, job.finished_at = (
-        CardStockImport.Status.FAILED,
-        message[:255],
-        timezone.now(),
-    )
-    job.save(update_fields=["status", "error", "finished_at"])
-    if job.upload_id:
-        delete_upload(job.upload_id)
+    _progress_writer(job.pk)(stage, 0, max(0, job.rows_total - job.rows_rejected))
+    task = card_stock_validate_task if stage == "validating" else card_stock_import_task
+    task.delay_on_commit(job.pk)
 
 
-def card_stock_job_validate(*, job_id: int) -> CardStockImport:
-    """The validation pass of a job (no voucher written); the report is kept on the job."""
+def card_stock_job_validate(
+    *, job_id: int, actor: Actor = WORKER, in_worker: bool = True
+) -> CardStockImport:
+    """The validation pass of a job (no voucher written); the report is kept on the job.
+    Any failure ends the job failed with the reason and removes the upload; in a web
+    process a file that takes too long goes to the worker instead."""
+    from django.conf import settings
+
     from .upload_store import open_upload
 
     job = CardStockImport.objects.select_related("batch").get(pk=job_id)
@@ -808,25 +838,47 @@ def card_stock_job_validate(*, job_id: int) -> CardStockImport:
             batch=job.batch,
             open_file=lambda: open_upload(job.upload_id),
             file_name=job.file_name,
-            actor=Actor.system("card-stock import"),
+            actor=actor,
             dry_run=True,
             on_progress=_progress_writer(job.pk),
+            read_seconds=settings.CARD_STOCK_READ_SECONDS
+            if in_worker
+            else settings.CARD_STOCK_SYNC_READ_SECONDS,
         )
-    except DomainError as error:
-        _fail(job, str(error.errors if isinstance(error, ValidationFailed) else error.detail))
+        _keep_report(job, report, actor)
+    except ReadTimeExceeded as error:
+        if in_worker:
+            job_fail(job, failure_message(error), actor)
+        else:
+            _hand_to_worker(job, "validating")
         return job
-    except (UnicodeDecodeError, csv.Error, OSError, ValueError, KeyError) as error:
-        _fail(job, _("The file cannot be read: %(error)s") % {"error": type(error).__name__})
+    except Exception as error:
+        logger.warning("card-stock import %s: check failed (%s)", job.pk, type(error).__name__)
+        job_fail(job, failure_message(error), actor)
         return job
-    # Conditional: an operator may have abandoned the job while it was being checked.
-    CardStockImport.objects.filter(pk=job.pk, status=CardStockImport.Status.VALIDATING).update(
-        report=report.as_dict(),
-        rows_total=report.rows_total,
-        rows_rejected=report.rejected,
-        status=CardStockImport.Status.VALIDATED,
-    )
     job.refresh_from_db()
     return job
+
+
+def _keep_report(job: CardStockImport, report: ImportReport, actor: Actor) -> None:
+    # Conditional: an operator may have abandoned the job while it was being checked.
+    with transaction.atomic():
+        checked = CardStockImport.objects.filter(
+            pk=job.pk, status=CardStockImport.Status.VALIDATING
+        ).update(
+            report=report.as_dict(),
+            rows_total=report.rows_total,
+            rows_rejected=report.rejected,
+            status=CardStockImport.Status.VALIDATED,
+        )
+        if checked:
+            job_event(
+                job,
+                CardStockImportEvent.Action.CHECKED,
+                actor,
+                _("%(rows)d rows, %(rejected)d rejected")
+                % {"rows": report.rows_total, "rejected": report.rejected},
+            )
 
 
 def card_stock_job_confirm(
@@ -835,26 +887,45 @@ def card_stock_job_confirm(
     """The operator confirmed the report: import, here or in a worker (large files)."""
     from django.conf import settings
 
-    updated = CardStockImport.objects.filter(
-        pk=job.pk, status=CardStockImport.Status.VALIDATED
-    ).update(status=CardStockImport.Status.IMPORTING, skip_rejected=skip_rejected)
-    if not updated:
-        raise ImportBlocked(_("This import is not waiting for confirmation."))
-    if job.rows_total > settings.CARD_STOCK_SYNC_ROWS:
-        from .tasks import card_stock_import_task
+    from .upload_store import open_upload
 
-        _progress_writer(job.pk)("importing", 0, job.rows_total - job.rows_rejected)
-        card_stock_import_task.delay_on_commit(job.pk)
+    with transaction.atomic():
+        updated = CardStockImport.objects.filter(
+            pk=job.pk, status=CardStockImport.Status.VALIDATED
+        ).update(status=CardStockImport.Status.IMPORTING, skip_rejected=skip_rejected)
+        if not updated:
+            raise ImportBlocked(_("This import is not waiting for confirmation."))
+        job_event(
+            job,
+            CardStockImportEvent.Action.CONFIRMED,
+            actor,
+            _("skip rejected rows") if skip_rejected else "",
+        )
+    job.refresh_from_db()
+    try:
+        in_worker = job.rows_total > settings.CARD_STOCK_SYNC_ROWS or needs_worker(
+            lambda: open_upload(job.upload_id)
+        )
+    except Exception:
+        in_worker = True
+    if in_worker:
+        _hand_to_worker(job, "importing")
     else:
-        card_stock_job_run(job_id=job.pk)
+        card_stock_job_run(job_id=job.pk, actor=actor, in_worker=False)
     job.refresh_from_db()
     return job
 
 
-def card_stock_job_run(*, job_id: int) -> CardStockImport:
+def card_stock_job_run(
+    *, job_id: int, actor: Actor = WORKER, in_worker: bool = True
+) -> CardStockImport:
     """The import pass of a confirmed job. Safe to retry or to run twice: the job row is
     locked for the whole import, so a second run waits and then finds it finished; the
-    import itself is one transaction (a crash leaves the job IMPORTING, to be retried)."""
+    import itself is one transaction (a crash leaves the job IMPORTING, to be retried).
+    Any failure ends the job failed with the reason and removes the upload; in a web
+    process a file that takes too long goes to the worker instead."""
+    from django.conf import settings
+
     from .upload_store import delete_upload, open_upload
 
     with transaction.atomic():
@@ -862,17 +933,28 @@ def card_stock_job_run(*, job_id: int) -> CardStockImport:
         if job.status != CardStockImport.Status.IMPORTING:
             return job
         try:
-            report = card_stock_import(
-                batch=job.batch,
-                open_file=lambda: open_upload(job.upload_id),
-                file_name=job.file_name,
-                actor=Actor.system("card-stock import"),
-                skip_rejected=job.skip_rejected,
-                import_job=job,
-                on_progress=_progress_writer(job.pk),
-            )
-        except DomainError as error:
-            _fail(job, str(error.detail))
+            with transaction.atomic():  # a failure rolls back to here; the lock stays
+                report = card_stock_import(
+                    batch=job.batch,
+                    open_file=lambda: open_upload(job.upload_id),
+                    file_name=job.file_name,
+                    actor=actor,
+                    skip_rejected=job.skip_rejected,
+                    import_job=job,
+                    on_progress=_progress_writer(job.pk),
+                    read_seconds=settings.CARD_STOCK_READ_SECONDS
+                    if in_worker
+                    else settings.CARD_STOCK_SYNC_READ_SECONDS,
+                )
+        except ReadTimeExceeded as error:
+            if in_worker:
+                job_fail(job, failure_message(error), actor)
+            else:
+                _hand_to_worker(job, "importing")
+            return job
+        except Exception as error:
+            logger.warning("card-stock import %s: import failed (%s)", job.pk, type(error).__name__)
+            job_fail(job, failure_message(error), actor)
             return job
         job.rows_imported = report.imported
         job.status = (
@@ -881,17 +963,31 @@ def card_stock_job_run(*, job_id: int) -> CardStockImport:
         job.error = "" if report.imported else _("Nothing was imported.")
         job.finished_at = timezone.now()
         job.save(update_fields=["rows_imported", "status", "error", "finished_at"])
+        if report.imported:
+            job_event(
+                job,
+                CardStockImportEvent.Action.IMPORTED,
+                actor,
+                pgettext("card-stock import", "%(count)d vouchers") % {"count": report.imported},
+            )
+        else:
+            job_event(job, CardStockImportEvent.Action.FAILED, actor, job.error)
     delete_upload(job.upload_id)
     return job
 
 
-def card_stock_job_abandon(*, job: CardStockImport) -> None:
+def card_stock_job_abandon(*, job: CardStockImport, actor: Actor) -> None:
+    """The operator (or the cleanup of old uploads) gives up an import that has not
+    started writing; its upload is deleted."""
     from .upload_store import delete_upload
 
-    CardStockImport.objects.filter(
-        pk=job.pk,
-        status__in=[CardStockImport.Status.VALIDATING, CardStockImport.Status.VALIDATED],
-    ).update(status=CardStockImport.Status.ABANDONED, finished_at=timezone.now())
+    with transaction.atomic():
+        abandoned = CardStockImport.objects.filter(
+            pk=job.pk,
+            status__in=[CardStockImport.Status.VALIDATING, CardStockImport.Status.VALIDATED],
+        ).update(status=CardStockImport.Status.ABANDONED, finished_at=timezone.now())
+        if abandoned:
+            job_event(job, CardStockImportEvent.Action.ABANDONED, actor)
     if job.upload_id:
         delete_upload(job.upload_id)
 
@@ -900,9 +996,12 @@ def card_stock_uploads_cleanup() -> int:
     """Hourly: sealed uploads older than 24 h are removed and their jobs abandoned."""
     from .upload_store import delete_stale_uploads
 
+    removed = delete_stale_uploads()
     cutoff = timezone.now() - dt.timedelta(hours=24)
-    CardStockImport.objects.filter(
+    cleanup = Actor.system("upload cleanup")
+    for job in CardStockImport.objects.filter(
         created_at__lt=cutoff,
         status__in=[CardStockImport.Status.VALIDATING, CardStockImport.Status.VALIDATED],
-    ).update(status=CardStockImport.Status.ABANDONED, finished_at=timezone.now())
-    return delete_stale_uploads()
+    ):
+        card_stock_job_abandon(job=job, actor=cleanup)
+    return removed

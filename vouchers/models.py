@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class VoucherBatch(models.Model):
@@ -353,6 +354,48 @@ class CardStockImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} → {self.batch.code}"
+
+
+class CardStockImportEvent(models.Model):
+    """Append-only history of a card-stock import: who uploaded, confirmed or abandoned
+    it, and how it ended (with the reason when it failed)."""
+
+    class Action(models.TextChoices):
+        UPLOADED = "uploaded", pgettext_lazy("card-stock import", "uploaded")
+        CHECKED = "checked", pgettext_lazy("card-stock import", "checked")
+        CONFIRMED = "confirmed", pgettext_lazy("card-stock import", "confirmed")
+        IMPORTED = "imported", _("imported")
+        FAILED = "failed", _("failed")
+        ABANDONED = "abandoned", _("abandoned")
+
+    job = models.ForeignKey(
+        CardStockImport,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("card-stock import"),
+    )
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    actor_kind = models.CharField(_("actor kind"), max_length=16)
+    actor_label = models.CharField(_("actor"), max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card-stock import event")
+        verbose_name_plural = _("card-stock import events")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class BatchEvent(models.Model):

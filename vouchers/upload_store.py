@@ -3,7 +3,9 @@
 An upload is written as sealed 1 MiB chunks (AES-GCM through riskcontrol.crypto, each
 bound to the upload id and its position, so chunks cannot be reordered or swapped) under
 `CARD_STOCK_UPLOAD_DIR`, and read back through a streaming decryptor. The upload handler
-encrypts as the request body arrives, so no plaintext temporary file is ever written.
+encrypts as the request body arrives, so no plaintext temporary file is ever written; it
+stops (and removes what it wrote) past `CARD_STOCK_UPLOAD_MAX_BYTES`, and remembers every
+upload it started so that the view can remove those no import took over.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import io
 import secrets
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandlers
+from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandlers, StopUpload
 
 from riskcontrol.crypto import codec
 
@@ -68,6 +71,12 @@ class SealedWriter:
             self._buffer.clear()
         self._file.close()
         return self.upload_id
+
+    def discard(self) -> None:
+        """Stop writing and remove what was written."""
+        self._buffer.clear()
+        self._file.close()
+        delete_upload(self.upload_id)
 
 
 class _SealedReader(io.RawIOBase):
@@ -165,17 +174,49 @@ class SealedUploadedFile(UploadedFile):
 class EncryptingUploadHandler(FileUploadHandler):
     """Seals an uploaded file as it streams in: nothing in clear on disk, and memory use
     stays at one chunk whatever the file size. Set it on the request before the view
-    reads request.POST / request.FILES."""
+    reads request.POST / request.FILES. A file over `CARD_STOCK_UPLOAD_MAX_BYTES` is
+    removed as soon as it passes the limit and the rest of the body is skipped
+    (`too_large` tells the view); `upload_ids` lists every upload it started, so that
+    the view removes those that no import took over (a refused or failed request)."""
+
+    def __init__(self, request=None) -> None:
+        super().__init__(request)
+        self.max_bytes = settings.CARD_STOCK_UPLOAD_MAX_BYTES
+        self.upload_ids: list[str] = []
+        self.too_large = False
+        self._writer: SealedWriter | None = None
 
     def new_file(self, *args, **kwargs) -> None:
         super().new_file(*args, **kwargs)
         self._writer = SealedWriter()
+        self.upload_ids.append(self._writer.upload_id)
         raise StopFutureHandlers()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self._writer.write(raw_data)
+        if self._writer.size > self.max_bytes:
+            self._discard()
+            self.too_large = True
+            raise StopUpload(connection_reset=False)
         return None
 
     def file_complete(self, file_size: int) -> SealedUploadedFile:
         upload_id = self._writer.close()
+        self._writer = None
         return SealedUploadedFile(upload_id, self.file_name, file_size, self.content_type)
+
+    def upload_interrupted(self) -> None:
+        self._discard()
+
+    def remove_unclaimed(self, claimed: Callable[[str], bool]) -> None:
+        """After the view: remove a half-written upload and every upload that
+        `claimed(upload_id)` says nobody took over."""
+        self._discard()
+        for upload_id in self.upload_ids:
+            if not claimed(upload_id):
+                delete_upload(upload_id)
+
+    def _discard(self) -> None:
+        if self._writer is not None:
+            self._writer.discard()
+            self._writer = None

@@ -298,3 +298,28 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Card-stock files: limits (a hostile file is refused, never read without bounds) --------
+# Uploads larger than this are refused while they arrive (nothing is kept).
+CARD_STOCK_UPLOAD_MAX_BYTES = env.int("CARD_STOCK_UPLOAD_MAX_BYTES", default=256 * 1024 * 1024)
+# Files (or XLSX contents) larger than this are checked and imported by a worker only.
+CARD_STOCK_SYNC_BYTES = env.int("CARD_STOCK_SYNC_BYTES", default=2 * 1024 * 1024)
+# Time budget of one pass over a file: in the web process (then the worker takes over)
+# and in a worker (then the job fails with the reason).
+CARD_STOCK_SYNC_READ_SECONDS = env.float("CARD_STOCK_SYNC_READ_SECONDS", default=20.0)
+CARD_STOCK_READ_SECONDS = env.float("CARD_STOCK_READ_SECONDS", default=3600.0)
+# A cell holds at most this many characters (a longer one is a row error); values may
+# stand in this many columns.
+CARD_STOCK_MAX_CELL_CHARS = env.int("CARD_STOCK_MAX_CELL_CHARS", default=1024)
+CARD_STOCK_MAX_COLUMNS = env.int("CARD_STOCK_MAX_COLUMNS", default=64)
+# XLSX: the file itself, what any one part expands to, and its shared texts.
+CARD_STOCK_XLSX_MAX_BYTES = env.int("CARD_STOCK_XLSX_MAX_BYTES", default=64 * 1024 * 1024)
+CARD_STOCK_XLSX_MAX_PART_BYTES = env.int(
+    "CARD_STOCK_XLSX_MAX_PART_BYTES", default=1024 * 1024 * 1024
+)
+CARD_STOCK_XLSX_MAX_SHARED_STRINGS = env.int(
+    "CARD_STOCK_XLSX_MAX_SHARED_STRINGS", default=4_000_000
+)
+CARD_STOCK_XLSX_MAX_SHARED_CHARS = env.int(
+    "CARD_STOCK_XLSX_MAX_SHARED_CHARS", default=128 * 1024 * 1024
+)

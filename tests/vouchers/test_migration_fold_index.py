@@ -1,4 +1,4 @@
-"""Migration 0007_h1_fold_code_index re-indexes vouchers stored under their exact form."""
+"""Migration 0007_fold_code_index re-indexes vouchers stored under their exact form."""
 
 import pytest
 from django.db import connection
@@ -9,7 +9,7 @@ from vouchers.secrets import INDEX_PURPOSE, code_aad, code_index
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = ("vouchers", "0006_card_stock_jobs")
-AFTER = ("vouchers", "0007_h1_fold_code_index")
+AFTER = ("vouchers", "0007_fold_code_index")
 
 
 def _migrate(*targets):

@@ -1,3 +1,4 @@
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -7,8 +8,13 @@ from django.core.management.base import BaseCommand, CommandError
 from riskcontrol.actors import Actor
 from riskcontrol.errors import DomainError, ValidationFailed
 from vouchers.cardstock import card_stock_import
+from vouchers.cardstock_events import (
+    card_stock_cli_job_begin,
+    card_stock_cli_job_end,
+    failure_message,
+)
 from vouchers.dates import date_rule
-from vouchers.models import CardStockImport, VoucherBatch
+from vouchers.models import VoucherBatch
 
 
 class Command(BaseCommand):
@@ -44,12 +50,10 @@ class Command(BaseCommand):
         target = VoucherBatch.objects.filter(code=batch).first()
         if target is None:
             raise CommandError(f"No batch with code {batch!r}.")
-        actor = Actor.system("import_card_stock")
+        actor = Actor.system(f"import_card_stock ({_os_user()})")
         job = None
         if not dry_run:
-            job = CardStockImport.objects.create(
-                batch=target, file_name=path.name, status=CardStockImport.Status.IMPORTING
-            )
+            job = card_stock_cli_job_begin(batch=target, file_name=path.name, actor=actor)
         try:
             report = card_stock_import(
                 batch=target,
@@ -61,33 +65,25 @@ class Command(BaseCommand):
                 import_job=job,
             )
         except ValidationFailed as error:
-            self._fail_job(job)
+            self._fail_job(job, actor, failure_message(error))
             messages = [f"{field}: {msg}" for field, msgs in error.errors.items() for msg in msgs]
             raise CommandError("; ".join(messages)) from None
         except DomainError as error:
-            self._fail_job(job)
+            self._fail_job(job, actor, failure_message(error))
             raise CommandError(str(error.detail)) from None
+        except Exception as error:  # the job must not stay "importing"; no file text shown
+            self._fail_job(job, actor, failure_message(error))
+            raise CommandError(failure_message(error)) from None
         if job is not None:
-            job.rows_total, job.rows_imported, job.rows_rejected = (
-                report.rows_total,
-                report.imported,
-                report.rejected,
-            )
-            job.status = (
-                CardStockImport.Status.IMPORTED
-                if report.imported
-                else CardStockImport.Status.FAILED
-            )
-            job.save()
+            card_stock_cli_job_end(job=job, actor=actor, report=report)
         self._print(report, format)
         failed = report.rejected > 0 if dry_run else report.imported == 0
         if failed:
             sys.exit(1)
 
-    def _fail_job(self, job) -> None:
+    def _fail_job(self, job, actor: Actor, message: str) -> None:
         if job is not None:
-            job.status = CardStockImport.Status.FAILED
-            job.save(update_fields=["status"])
+            card_stock_cli_job_end(job=job, actor=actor, error=message)
 
     def _print(self, report, format: str) -> None:
         if format == "json":
@@ -113,3 +109,10 @@ class Command(BaseCommand):
             out(self.style.ERROR("Blocked: rejected rows. Fix the file or pass --skip-rejected."))
         else:
             out(self.style.SUCCESS(f"Imported {report.imported:,} vouchers."))
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown user"
