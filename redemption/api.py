@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from riskcontrol.errors import NotFound, PermissionDenied
 from riskcontrol.partner_api import PartnerApi
 from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.text import validate_identifier
 from vouchers.selectors import voucher_get
 
 from .models import Redemption, Store
@@ -19,9 +20,13 @@ from .services import redemption_create, redemption_reverse, store_upsert
 class RedemptionCreateInput(serializers.Serializer):
     code = serializers.CharField(max_length=128, required=False)
     token = serializers.CharField(max_length=256, required=False)
-    serial = serializers.CharField(max_length=64, required=False)
-    store = serializers.CharField(max_length=32, help_text="Store code.")
-    order_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    serial = serializers.CharField(max_length=64, required=False, validators=[validate_identifier])
+    store = serializers.CharField(
+        max_length=32, validators=[validate_identifier], help_text="Store code."
+    )
+    order_ref = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, validators=[validate_identifier]
+    )
     order_amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
@@ -49,6 +54,14 @@ class RedemptionOutput(serializers.Serializer):
 
 class ReversalInput(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
+
+
+class StoreCodeInput(serializers.Serializer):
+    """The store code from the path (the model's column holds 32 characters)."""
+
+    code = serializers.CharField(
+        max_length=32, trim_whitespace=False, validators=[validate_identifier]
+    )
 
 
 class StoreInput(serializers.Serializer):
@@ -176,6 +189,7 @@ class StoreApi(PartnerApi):
         responses={201: StoreOutput, 200: StoreOutput, **problem_responses(400, 415)},
     )
     def put(self, request: Request, code: str) -> Response:
+        code = self.validate(StoreCodeInput, {"code": code})["code"]
         data = self.validate(StoreInput, request.data)
         store, created = store_upsert(code=code, **data)
         return Response(StoreOutput(store).data, status=201 if created else 200)

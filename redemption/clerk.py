@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from riskcontrol.actors import Actor
 from riskcontrol.errors import DomainError, RateLimited
+from riskcontrol.text import FREE_TEXT_MESSAGE, is_free_text_safe
 
 from .models import StoreStaff
 from .presentations import is_token
@@ -227,7 +228,10 @@ def reverse(request: HttpRequest, redemption_id: int) -> HttpResponse:
         return _page(
             request, assignment, status=403, refusal=_("Only a store manager can reverse.")
         )
-    reason = request.POST.get("reason", "").strip() or _("reversed at the till")
+    reason = request.POST.get("reason", "").strip()
+    if not is_free_text_safe(reason):
+        return _page(request, assignment, status=400, refusal=str(FREE_TEXT_MESSAGE))
+    reason = reason or _("reversed at the till")
     try:
         reversed_redemption = redemption_reverse(
             redemption_id=redemption_id,

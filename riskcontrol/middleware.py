@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from .errors import payload_limit_text
 from .problems import API_PREFIX, problem_response_for_status
 from .request_context import request_id_var
 
@@ -38,12 +40,20 @@ class RequestIdMiddleware:
 class ApiProblemMiddleware:
     """DRF views answer problem documents themselves; this catches the rest under /api/v1
     (errors raised outside a DRF view, Django's own 400/403/500 pages) so a partner never
-    sees HTML or a stack trace."""
+    sees HTML or a stack trace.
+
+    It sits right after `RequestIdMiddleware`, outside the middleware that reads the Host
+    header, so a bad Host (Django's 400 page) becomes a problem document too. A body
+    announced larger than `DATA_UPLOAD_MAX_MEMORY_SIZE` is refused here with 413
+    `payload_too_large` before anything reads it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(API_PREFIX) and _announced_too_large(request):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return problem_response_for_status(request, 413, detail=payload_limit_text(limit))
         response = self.get_response(request)
         if (
             request.path.startswith(API_PREFIX)
@@ -52,3 +62,12 @@ class ApiProblemMiddleware:
         ):
             return problem_response_for_status(request, response.status_code, response)
         return response
+
+
+def _announced_too_large(request: HttpRequest) -> bool:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return limit is not None and length > limit

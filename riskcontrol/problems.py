@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -120,7 +121,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 
 
 def problem_response_for_status(
-    request: HttpRequest, status: int, original: HttpResponse | None = None
+    request: HttpRequest, status: int, original: HttpResponse | None = None, detail: Any = None
 ) -> JsonResponse:
     """A problem document for a non-DRF error response under /api/v1."""
     if status >= 500:
@@ -128,7 +129,7 @@ def problem_response_for_status(
         body["status"] = status
     else:
         code, title = _STATUS_CODES.get(status, ("error", _("The request failed.")))
-        body = problem(status, code, title)
+        body = problem(status, code, title, detail)
     response = JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
     if original is not None:
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
@@ -137,8 +138,10 @@ def problem_response_for_status(
     return response
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Unknown URLs under /api/v1."""
+    """Unknown URLs under /api/v1, whatever the method (exempt from CSRF, which would
+    otherwise answer 403 to a POST before the 404)."""
     body = problem(
         404, "not_found", _("Not found."), _("There is no API resource at this address.")
     )

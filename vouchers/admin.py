@@ -26,8 +26,9 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
+from riskcontrol.admin_confirm import confirmation_page, confirmed_reason, posted_reason
 from riskcontrol.errors import DomainError, ValidationFailed
+from riskcontrol.text import FREE_TEXT_MESSAGE
 
 from . import selectors
 from .cardstock import (
@@ -393,7 +394,10 @@ class VoucherBatchAdmin(admin.ModelAdmin):
 
     def _each_batch(self, request, queryset, service, done) -> None:
         actor = Actor.for_user(request.user, request)
-        reason = request.POST.get("reason", "").strip()
+        reason = posted_reason(request)
+        if reason is None:
+            self.message_user(request, FREE_TEXT_MESSAGE, messages.ERROR)
+            return
         for batch in queryset:
             try:
                 result = service(batch=batch, actor=actor, reason=reason)

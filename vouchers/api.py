@@ -11,6 +11,7 @@ from riskcontrol.errors import ValidationFailed
 from riskcontrol.pagination import PagePagination
 from riskcontrol.partner_api import PartnerApi
 from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.text import json_text_problem, validate_identifier
 
 from . import selectors
 from .models import Voucher, VoucherBatch
@@ -42,9 +43,19 @@ class VoucherOutput(serializers.Serializer):
 
 
 class ClaimCreateInput(serializers.Serializer):
-    member = serializers.CharField(max_length=64, help_text="The member's external_id.")
-    channel = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    member = serializers.CharField(
+        max_length=64, validators=[validate_identifier], help_text="The member's external_id."
+    )
+    channel = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, validators=[validate_identifier]
+    )
     trace = serializers.DictField(required=False, help_text="Free-form attribution, < 2 KB.")
+
+    def validate_trace(self, value: dict) -> dict:
+        problem = json_text_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
 
 class ClaimOutput(serializers.Serializer):

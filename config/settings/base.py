@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "riskcontrol.middleware.RequestIdMiddleware",
+    # Outside everything that reads the Host header or the body (see its docstring).
+    "riskcontrol.middleware.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -60,7 +62,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "riskcontrol.middleware.ApiProblemMiddleware",
     # Axes must be last: it turns lockouts raised by the auth backend into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -171,7 +172,7 @@ IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["riskcontrol.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["riskcontrol.permissions.HasScope"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["riskcontrol.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "riskcontrol.pagination.PagePagination",
@@ -296,3 +297,10 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Request limits (partner API and console) -----------------------------------------
+# Bodies above this many bytes answer 413 `payload_too_large` under /api/v1 (Django's
+# own default, made explicit); JSON nested deeper than API_JSON_MAX_DEPTH answers 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+SPECTACULAR_SETTINGS["PATH_CONVERTER_OVERRIDES"] = {"ident": str}
