@@ -82,6 +82,8 @@ class PartnerApi(APIView):
                 exc.stored.body, status=exc.stored.status, content_type=exc.stored.content_type
             )
             response[REPLAY_HEADER] = "true"
+            # A replayed claim or reveal carries a code, like the first answer did.
+            response["Cache-Control"] = "no-store"
             return response
         return super().handle_exception(exc)
 

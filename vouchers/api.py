@@ -15,7 +15,10 @@ from riskcontrol.text import json_text_problem, validate_identifier
 
 from . import selectors
 from .models import Voucher, VoucherBatch
-from .services import voucher_claim, voucher_reveal
+from .partner_reveal import voucher_reveal_for_partner
+from .services import voucher_claim
+
+REVEAL_ANY_SCOPE = "vouchers:reveal_any"
 
 
 class VoucherOutput(serializers.Serializer):
@@ -135,7 +138,9 @@ class ClaimCreateApi(PartnerApi):
             trace=data.get("trace"),
             actor=self.actor,
         )
-        return Response(ClaimOutput(result).data, status=201)
+        response = Response(ClaimOutput(result).data, status=201)
+        response["Cache-Control"] = "no-store"  # it carries the code
+        return response
 
 
 class VoucherDetailApi(PartnerApi):
@@ -163,7 +168,10 @@ class VoucherSecretApi(PartnerApi):
         operation_id="vouchers_secret_retrieve",
         summary="Reveal a voucher's code (recorded)",
         description=(
-            "Every call is recorded as a reveal event. 409 `voucher_frozen` / `voucher_void` "
+            "Every call is recorded as a reveal event. A client reveals only vouchers "
+            "claimed through it (scope `vouchers:reveal_any` lifts that); any other serial "
+            "answers 404 `not_found` like an unknown one, and both count towards the "
+            "guessing limit (429 `rate_limited`). 409 `voucher_frozen` / `voucher_void` "
             "for a frozen or void voucher; 409 `invalid_transition` for an unclaimed card "
             "secret (revealing it would deliver it)."
         ),
@@ -171,9 +179,13 @@ class VoucherSecretApi(PartnerApi):
         responses={200: SecretOutput, **problem_responses(404, 409)},
     )
     def get(self, request: Request, serial: str) -> Response:
-        voucher = selectors.voucher_get(serial=serial)
-        code = voucher_reveal(voucher=voucher, actor=self.actor, for_partner=True)
-        response = Response(SecretOutput({"serial": voucher.serial, "code": code}).data)
+        revealed = voucher_reveal_for_partner(
+            serial=serial,
+            actor=self.actor,
+            reveal_any=self.client.has_scope(REVEAL_ANY_SCOPE),
+        )
+        body = {"serial": revealed.voucher.serial, "code": revealed.code}
+        response = Response(SecretOutput(body).data)
         response["Cache-Control"] = "no-store"
         return response
 
