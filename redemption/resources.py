@@ -1,9 +1,11 @@
 from import_export import resources
 
+from riskcontrol.spreadsheets import SpreadsheetSafeExport
+
 from .models import Store
 
 
-class StoreResource(resources.ModelResource):
+class StoreResource(SpreadsheetSafeExport, resources.ModelResource):
     """Stores by code: import creates or updates (the same as `PUT /api/v1/stores/{code}`)."""
 
     class Meta:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 
@@ -28,6 +27,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from riskcontrol.actors import Actor
 from riskcontrol.admin_confirm import confirmation_page, confirmed_reason, posted_reason
 from riskcontrol.errors import DomainError, ValidationFailed
+from riskcontrol.spreadsheets import csv_writer
 from riskcontrol.text import FREE_TEXT_MESSAGE
 
 from . import selectors
@@ -463,7 +463,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
 
         def lines():
             buffer = io.StringIO()
-            writer = csv.writer(buffer)
+            writer = csv_writer(buffer)
             buffer.write("\ufeff")
             for row in itertools.chain([header], rows):
                 writer.writerow(row)
@@ -951,7 +951,7 @@ class CardStockImportAdmin(admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
         response.write("\ufeff")  # so spreadsheet programs read it as UTF-8
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow(["row", "kind", "message", "code (masked)"])
         for issue in (job.report or {}).get("issues", []):
             writer.writerow([issue["row"], issue["kind"], issue["message"], issue["masked_code"]])

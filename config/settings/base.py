@@ -166,7 +166,9 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 # Uploaded member files hold phone numbers: keep them out of the file system.
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# Off: it strips a leading "=" and misses + - @; resources mix in
+# riskcontrol.spreadsheets.SpreadsheetSafeExport instead (an apostrophe, nothing lost).
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 
 # --- Partner API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
