@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -96,6 +98,7 @@ def _redemption(redemption_id: int, client) -> Redemption:
     return redemption
 
 
+@method_decorator(sensitive_post_parameters("code", "token"), name="dispatch")
 class RedemptionCreateApi(PartnerApi):
     required_scope = "redemptions:write"
 

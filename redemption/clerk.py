@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from riskcontrol.actors import Actor
@@ -168,6 +169,7 @@ def pick_store(request: HttpRequest) -> HttpResponse:
     return render(request, "store/pick_store.html", {"assignments": assignments})
 
 
+@sensitive_post_parameters("code")
 @require_POST
 @clerk_view
 def check(request: HttpRequest) -> HttpResponse:
@@ -194,6 +196,7 @@ def check(request: HttpRequest) -> HttpResponse:
     )
 
 
+@sensitive_post_parameters("code")
 @require_POST
 @clerk_view
 def redeem(request: HttpRequest) -> HttpResponse:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
@@ -698,6 +699,7 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
         extra = {"can_reveal": self.has_reveal_permission(request)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
+    @method_decorator(sensitive_post_parameters("code"))
     def find_by_code_view(self, request: HttpRequest):
         """POST only, so a pasted code never lands in a URL, a log or the history."""
         if not self.has_view_permission(request):

@@ -164,8 +164,8 @@ VOUCHER_INDEX_KEY = env.str("VOUCHER_INDEX_KEY", default="")
 # --- django-import-export (members, stores, voucher lists; never card stock) ----------
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
-# Uploaded member files hold phone numbers: keep them out of the file system.
-IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
+# Uploaded member files hold phone numbers: out of the file system, sealed in the cache.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "riskcontrol.import_storage.SealedCacheStorage"
 # Off: it strips a leading "=" and misses + - @; resources mix in
 # riskcontrol.spreadsheets.SpreadsheetSafeExport instead (an apostrophe, nothing lost).
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
