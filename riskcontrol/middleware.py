@@ -6,7 +6,8 @@ import re
 import uuid
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.translation import gettext_lazy as _
 
 from .errors import payload_limit_text
 from .problems import API_PREFIX, problem_response_for_status
@@ -15,6 +16,7 @@ from .request_context import request_id_var
 _INCOMING_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Answers that are already JSON (problem documents, the health report) pass untouched.
 JSON_TYPES = ("application/problem+json", "application/json")
+NUL_MESSAGE = _("The query string holds a NUL character, which no field can contain.")
 
 
 class RequestIdMiddleware:
@@ -62,6 +64,29 @@ class ApiProblemMiddleware:
         ):
             return problem_response_for_status(request, response.status_code, response)
         return response
+
+
+class NulQueryMiddleware:
+    """No identifier, filter or search term holds NUL, and PostgreSQL cannot even compare
+    one (a console filter `?status=%00` was a 500): a query string with NUL answers 400
+    with a sentence, for the console, the store page and the API alike. Sits after
+    `LocaleMiddleware`, so the sentence is in the caller's language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _nul_in_query(request):
+            if request.path.startswith(API_PREFIX):
+                return problem_response_for_status(request, 400, detail=NUL_MESSAGE)
+            return HttpResponseBadRequest(str(NUL_MESSAGE), content_type="text/plain")
+        return self.get_response(request)
+
+
+def _nul_in_query(request: HttpRequest) -> bool:
+    return any(
+        "\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values
+    )
 
 
 def _announced_too_large(request: HttpRequest) -> bool:

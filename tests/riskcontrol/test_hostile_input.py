@@ -391,3 +391,39 @@ def test_a_nul_in_the_redemption_reversal_reason_in_the_console(console_client):
     assert response.status_code == 200
     redemption.refresh_from_db()
     assert redemption.status == "completed"
+
+
+# --- NUL in query strings (console filters, store page, API) -----------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/vouchers/voucher/?status=%00",
+        "/admin/vouchers/voucher/?q=%00",
+        "/admin/members/member/?lifecycle_stage__exact=a%00",
+        "/admin/redemption/store/?q=S%00",
+        "/admin/vouchers/voucherbatch/?status__exact=%00",
+        "/admin/redemption/redemption/?status__exact=%00",
+        "/store/?x=%00",
+        "/admin/members/member/?a%00=1",
+    ],
+)
+def test_a_nul_in_a_console_query_string_is_a_clear_400(console_client, url):
+    operator = console_client("Operator")
+
+    response = operator.get(url)
+
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/members/M1/vouchers?status=%00", "/api/v1/members/M1?page=%00", "/api/v1/x?%00"],
+)
+def test_a_nul_in_an_api_query_string_is_a_problem_document(world, url):
+    body = assert_problem(world.get(url), 400)
+
+    assert body["code"] == "bad_request"
+    assert "NUL" in body["detail"]
