@@ -58,14 +58,6 @@ class ReversalInput(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
 
 
-class StoreCodeInput(serializers.Serializer):
-    """The store code from the path (the model's column holds 32 characters)."""
-
-    code = serializers.CharField(
-        max_length=32, trim_whitespace=False, validators=[validate_identifier]
-    )
-
-
 class StoreInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -192,7 +184,6 @@ class StoreApi(PartnerApi):
         responses={201: StoreOutput, 200: StoreOutput, **problem_responses(400, 415)},
     )
     def put(self, request: Request, code: str) -> Response:
-        code = self.validate(StoreCodeInput, {"code": code})["code"]
         data = self.validate(StoreInput, request.data)
         store, created = store_upsert(code=code, **data)
         return Response(StoreOutput(store).data, status=201 if created else 200)

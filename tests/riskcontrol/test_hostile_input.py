@@ -427,3 +427,67 @@ def test_a_nul_in_an_api_query_string_is_a_problem_document(world, url):
 
     assert body["code"] == "bad_request"
     assert "NUL" in body["detail"]
+
+
+# --- Identifiers refuse control and bidi characters in the services and the console ------
+
+
+@pytest.mark.parametrize("bad", ["M\u202e1", "M\x001", "M\x1b1", "M\u20661"])
+def test_member_upsert_refuses_unsafe_external_ids_and_tier_codes(bad):
+    from members.models import Member
+    from riskcontrol.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        member_upsert(external_id=bad)
+    with pytest.raises(ValidationFailed) as refused_tier:
+        member_upsert(external_id="M-OK", tier=bad)
+
+    assert list(refused.value.errors) == ["external_id"]
+    assert list(refused_tier.value.errors) == ["tier"]
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"code": "S" * 33}, "code"),
+        ({"code": "S\u202e1"}, "code"),
+        ({"code": "S\x001"}, "code"),
+        ({"name": "a\x00b"}, "name"),
+        ({"address": "\x1b[31m"}, "address"),
+        ({"group": "g\x00"}, "group"),
+    ],
+)
+def test_store_upsert_refuses_unsafe_text(fields, field):
+    from redemption.models import Store
+    from redemption.services import store_upsert
+    from riskcontrol.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        store_upsert(**{"code": "S1", "name": "Store", **fields})
+
+    assert list(refused.value.errors) == [field]
+    assert not Store.objects.exists()
+
+
+def test_the_console_refuses_unsafe_identifiers_with_a_sentence_on_the_field(console_client):
+    from members.models import Member
+    from redemption.models import Store
+
+    operator = console_client("Operator")
+
+    member = operator.post(
+        "/admin/members/member/add/",
+        {"external_id": "M\u202e1", "name": "x", "lifecycle_stage": "new", "points": 0},
+    )
+    store = operator.post(
+        "/admin/redemption/store/add/", {"code": "S\u202e1", "name": "x", "active": "on"}
+    )
+
+    for page in (member, store):
+        assert page.status_code == 200
+        assert "Must not contain control characters or invisible direction marks." in (
+            page.content.decode()
+        )
+    assert not Member.objects.exists()
+    assert not Store.objects.exists()
