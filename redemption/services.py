@@ -13,12 +13,7 @@ from django.utils.translation import gettext as _
 from riskcontrol.actors import Actor
 from riskcontrol.errors import NotFound, PermissionDenied, ValidationFailed
 from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
-from riskcontrol.text import (
-    FREE_TEXT_MESSAGE,
-    IDENTIFIER_MESSAGE,
-    is_free_text_safe,
-    is_identifier_safe,
-)
+from riskcontrol.text import text_field_errors
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.locks import (
     voucher_for_update,
@@ -40,19 +35,6 @@ S = Voucher.Status
 
 
 @transaction.atomic
-def _store_text_errors(*, code: str, name: str, address: str, group: str) -> dict:
-    errors: dict[str, list[str]] = {}
-    longest = Store._meta.get_field("code").max_length
-    if len(code) > longest:
-        errors["code"] = [_("At most %(n)d characters.") % {"n": longest}]
-    elif not is_identifier_safe(code):
-        errors["code"] = [str(IDENTIFIER_MESSAGE)]
-    for field, value in (("name", name), ("address", address), ("group", group)):
-        if not is_free_text_safe(value):
-            errors[field] = [str(FREE_TEXT_MESSAGE)]
-    return errors
-
-
 def store_upsert(
     *, code: str, name: str, address: str = "", group: str = "", active: bool = True
 ) -> tuple[Store, bool]:
@@ -66,9 +48,13 @@ def store_upsert(
                 if not value
             }
         )
-    text_errors = _store_text_errors(code=code, name=name, address=address, group=group)
-    if text_errors:
-        raise ValidationFailed(text_errors)
+    refused = text_field_errors(
+        identifiers={"code": code},
+        free_text={"name": name, "address": address, "group": group},
+        max_lengths={"code": Store._meta.get_field("code").max_length},
+    )
+    if refused:
+        raise ValidationFailed(refused)
     defaults = {
         "name": name.strip(),
         "address": address.strip(),

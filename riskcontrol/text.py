@@ -25,6 +25,7 @@ _FREE_TEXT_FORBIDDEN = re.compile(f"[{_CONTROL}]")
 
 IDENTIFIER_MESSAGE = _("Must not contain control characters or invisible direction marks.")
 FREE_TEXT_MESSAGE = _("Must not contain control characters.")
+LENGTH_MESSAGE = _("At most %(n)d characters.")
 
 
 def is_identifier_safe(value: str) -> bool:
@@ -44,6 +45,29 @@ def validate_identifier(value: Any) -> None:
 def validate_free_text(value: Any) -> None:
     if isinstance(value, str) and not is_free_text_safe(value):
         raise ValidationError(FREE_TEXT_MESSAGE, code="invalid_characters")
+
+
+def text_field_errors(
+    *,
+    identifiers: dict[str, str] | None = None,
+    free_text: dict[str, str] | None = None,
+    max_lengths: dict[str, int] | None = None,
+) -> dict[str, list[str]]:
+    """Messages per field for a service's `ValidationFailed`: identifiers that hold
+    control characters or direction marks, free text that holds control characters,
+    values longer than their column. Empty when everything is fine."""
+    errors: dict[str, list[str]] = {}
+    for field, longest in (max_lengths or {}).items():
+        value = {**(identifiers or {}), **(free_text or {})}.get(field) or ""
+        if len(value) > longest:
+            errors[field] = [str(LENGTH_MESSAGE % {"n": longest})]
+    for field, value in (identifiers or {}).items():
+        if field not in errors and isinstance(value, str) and not is_identifier_safe(value):
+            errors[field] = [str(IDENTIFIER_MESSAGE)]
+    for field, value in (free_text or {}).items():
+        if field not in errors and isinstance(value, str) and not is_free_text_safe(value):
+            errors[field] = [str(FREE_TEXT_MESSAGE)]
+    return errors
 
 
 def json_text_problem(value: Any) -> str | None:
