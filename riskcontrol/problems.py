@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -44,6 +45,17 @@ _STATUS_CODES: dict[int, tuple[str, Any]] = {
     415: ("unsupported_media_type", _("The body must be JSON.")),
     429: ("rate_limited", _("Too many requests. Try again later.")),
 }
+
+
+class ProblemResponse(Response):
+    """A problem document rendered as JSON whatever renderer the view negotiated (the
+    schema view renders YAML, the docs page HTML: their errors were not JSON)."""
+
+    @property
+    def rendered_content(self):
+        self.accepted_renderer = JSONRenderer()
+        self.accepted_media_type = PROBLEM_CONTENT_TYPE
+        return super().rendered_content
 
 
 def problem(status: int, code: str, title: Any, detail: Any = None, **extra: Any) -> dict:
@@ -117,7 +129,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         body = server_error_problem(request)
 
     set_rollback()
-    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return ProblemResponse(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def problem_response_for_status(

@@ -130,6 +130,29 @@ def test_identifiers_with_control_or_bidi_characters_are_not_found(world, route,
     assert_problem(response, 404)
 
 
+HOSTILE_BODIES = [
+    b'{"member": "M1\\u0000", "external_id": "\\u0000", "trace": {"\\u0000": "\\u0000"}}',
+    b"\x00",
+    b"\xff\xfe\xfd",
+    b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'{"a": 1e999999, "b": NaN}',
+    b"[]",
+    b'"just a string"',
+    b"null",
+]
+
+
+@pytest.mark.parametrize("route", api_routes())
+def test_every_route_and_method_with_hostile_bodies(world, route):
+    path = "/" + _PARAMETER_RE.sub(
+        lambda m: "1" if m.group("converter") == "int" else "HOSTILE", route
+    )
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        for body in HOSTILE_BODIES:
+            response = world.generic(method, path, data=body, content_type="application/json")
+            assert_problem(response)
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(
     "path", ["/api/v1/nothing-here", "/api/v1/members/M1/", "/api/v1/", "/api/v1/a/b/c/d"]
