@@ -514,3 +514,25 @@ def test_the_console_refuses_unsafe_identifiers_with_a_sentence_on_the_field(con
         )
     assert not Member.objects.exists()
     assert not Store.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["k\x00", "\x01\x02", "k\u202e1", "x" * 256, ""])
+def test_hostile_idempotency_keys_are_a_validation_error(world, key):
+    response = world.post(
+        "/api/v1/members", {"external_id": "M1"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+
+    body = assert_problem(response, 400)
+    assert "Idempotency-Key" in body["errors"]
+
+
+@pytest.mark.parametrize(
+    "header", ["Api-Key \x00", "Api-Key abc\x00.def", "Api-Key a.b\u202e", "Api-Key " + "a" * 5000]
+)
+def test_hostile_authorization_headers_are_401(header):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=header)
+
+    response = api.get("/api/v1/members/M1")
+
+    assert assert_problem(response, 401)["code"] == "unauthenticated"
