@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # What the probe put into path parameters: NUL, other control characters, bidirectional
-# overrides, an over-long value, percent-escapes of all of them.
+# marks and overrides, over-long values, stray percent signs, bytes that are not UTF-8.
 HOSTILE_SEGMENTS = [
     "\x00",
     "M1\x00",
@@ -45,10 +45,10 @@ HOSTILE_SEGMENTS = [
     "%00",
     "%",
     "..",
-    "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),
-    "\xff\xfe",
+    b"\xed\xa0\x80",  # a lone surrogate, UTF-8-encoded
+    b"\xff\xfe",
 ]
-# Paths whose parameters are not identifiers (docs) or that take none.
+# One parameter of a path() pattern: <converter:name>.
 _PARAMETER_RE = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 
 
@@ -72,9 +72,10 @@ def api_routes() -> list[str]:
 
 
 ROUTES_WITH_PARAMETERS = [route for route in api_routes() if _PARAMETER_RE.search(route)]
+IDENTIFIER_ROUTES = [route for route in ROUTES_WITH_PARAMETERS if "<int:" not in route]
 
 
-def fill(route: str, value: str) -> str:
+def fill(route: str, value: str | bytes) -> str:
     """The route with every parameter set to `value` (percent-encoded, as on the wire)."""
     return "/" + _PARAMETER_RE.sub(lambda _m: quote(value, safe=""), route)
 
@@ -107,10 +108,11 @@ def send(api, method, path, **kwargs):
 
 
 def test_the_walk_finds_the_routes():
-    assert "api/v1/members/<ident:external_id>" in api_routes() or any(
-        "members/<" in route for route in ROUTES_WITH_PARAMETERS
-    )
+    # The nine routes with path parameters the probe found 500s on, and the rest.
     assert len(ROUTES_WITH_PARAMETERS) >= 9
+    assert "api/v1/health" in api_routes()
+    assert "api/v1/members/<ident:external_id>" in IDENTIFIER_ROUTES
+    assert "api/v1/redemptions/<int:redemption_id>" in ROUTES_WITH_PARAMETERS
 
 
 @pytest.mark.parametrize("route", ROUTES_WITH_PARAMETERS)
@@ -121,11 +123,9 @@ def test_hostile_path_parameters_never_cause_a_server_error(world, route):
             assert_problem(response)
 
 
-@pytest.mark.parametrize("route", ROUTES_WITH_PARAMETERS)
+@pytest.mark.parametrize("route", IDENTIFIER_ROUTES)
 @pytest.mark.parametrize("value", ["M1\x00", "\u202eM1", "a\x01b"])
 def test_identifiers_with_control_or_bidi_characters_are_not_found(world, route, value):
-    if route.endswith("docs") or "<int:" in route:
-        pytest.skip("not an identifier route")
     response = world.get(fill(route, value))
     assert_problem(response, 404)
 
@@ -325,11 +325,6 @@ def test_a_bad_host_outside_the_api_keeps_djangos_page(client, settings):
 
     assert response.status_code == 400
     assert not response["Content-Type"].startswith(PROBLEM)
-
-
-# Hostile XLSX (issue 9, item 10) belongs to the card-stock import work: its cases join
-# this module at merge (a 300 MB shared string, a stale <dimension>, 3M rows, 2M-cell rows).
-# --- hostile XLSX: placeholder for h2's cases --------------------------------------------
 
 
 # --- NUL and control characters in reasons typed in the console and on the store page ---
@@ -536,3 +531,9 @@ def test_hostile_authorization_headers_are_401(header):
     response = api.get("/api/v1/members/M1")
 
     assert assert_problem(response, 401)["code"] == "unauthenticated"
+
+
+# --- Hostile XLSX (issue 9, item 10): PLACEHOLDER for h2's cases ---------------------------
+# The card-stock import work (branch fix/h2) has its own hostile-file tests (stale
+# <dimension>, a huge shared string, 2M-cell rows, shared-string bomb, NUL bytes, DTD);
+# the lead joins them here at merge so this one module holds every class of the probe.
