@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from riskcontrol.actors import Actor
 from riskcontrol.errors import DomainError, RateLimited
-from riskcontrol.text import FREE_TEXT_MESSAGE, is_free_text_safe
+from riskcontrol.text import is_free_text_safe
 
 from .models import StoreStaff
 from .presentations import is_token
@@ -233,7 +233,12 @@ def reverse(request: HttpRequest, redemption_id: int) -> HttpResponse:
         )
     reason = request.POST.get("reason", "").strip()
     if not is_free_text_safe(reason):
-        return _page(request, assignment, status=400, refusal=str(FREE_TEXT_MESSAGE))
+        return _page(
+            request,
+            assignment,
+            status=400,
+            refusal=_("The reason must not contain control characters."),
+        )
     reason = reason or _("reversed at the till")
     try:
         reversed_redemption = redemption_reverse(

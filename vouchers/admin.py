@@ -29,7 +29,6 @@ from riskcontrol.actors import Actor
 from riskcontrol.admin_confirm import confirmation_page, confirmed_reason, posted_reason
 from riskcontrol.errors import DomainError, ValidationFailed
 from riskcontrol.spreadsheets import csv_writer
-from riskcontrol.text import FREE_TEXT_MESSAGE
 
 from . import selectors
 from .cardstock import (
@@ -397,7 +396,9 @@ class VoucherBatchAdmin(admin.ModelAdmin):
         actor = Actor.for_user(request.user, request)
         reason = posted_reason(request)
         if reason is None:
-            self.message_user(request, FREE_TEXT_MESSAGE, messages.ERROR)
+            self.message_user(
+                request, _("The reason must not contain control characters."), messages.ERROR
+            )
             return
         for batch in queryset:
             try:

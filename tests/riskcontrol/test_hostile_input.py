@@ -350,7 +350,7 @@ def test_a_nul_in_the_clerk_reversal_reason_is_refused_on_the_page(reason):
     response = manager.post(f"/store/redemptions/{redemption.pk}/reverse/", {"reason": reason})
 
     assert response.status_code == 400
-    assert "Must not contain control characters." in response.content.decode()
+    assert "The reason must not contain control characters." in response.content.decode()
     redemption.refresh_from_db()
     assert redemption.status == "completed"
 
