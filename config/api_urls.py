@@ -1,13 +1,17 @@
 """Partner API v1. Paths have no trailing slash (API.md)."""
 
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from members import api as members_api
 from redemption import api as redemption_api
 from riskcontrol import api as riskcontrol_api
 from riskcontrol.problems import api_not_found
+from riskcontrol.text import IdentifierConverter
 from vouchers import api as vouchers_api
+
+# Path parameters are identifiers: control characters and direction marks never match.
+register_converter(IdentifierConverter, "ident")
 
 urlpatterns = [
     path("health", riskcontrol_api.HealthApi.as_view(), name="api-health"),
@@ -15,29 +19,33 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("members", members_api.MemberUpsertApi.as_view(), name="api-member-upsert"),
     path(
-        "members/<str:external_id>",
+        "members/<ident:external_id>",
         members_api.MemberDetailApi.as_view(),
         name="api-member-detail",
     ),
     path(
-        "members/<str:external_id>/vouchers",
+        "members/<ident:external_id>/vouchers",
         vouchers_api.MemberVoucherListApi.as_view(),
         name="api-member-vouchers",
     ),
-    path("batches/<str:code>", vouchers_api.BatchDetailApi.as_view(), name="api-batch-detail"),
+    path("batches/<ident:code>", vouchers_api.BatchDetailApi.as_view(), name="api-batch-detail"),
     path(
-        "batches/<str:code>/claims", vouchers_api.ClaimCreateApi.as_view(), name="api-claim-create"
+        "batches/<ident:code>/claims",
+        vouchers_api.ClaimCreateApi.as_view(),
+        name="api-claim-create",
     ),
     path(
-        "vouchers/<str:serial>", vouchers_api.VoucherDetailApi.as_view(), name="api-voucher-detail"
+        "vouchers/<ident:serial>",
+        vouchers_api.VoucherDetailApi.as_view(),
+        name="api-voucher-detail",
     ),
     path(
-        "vouchers/<str:serial>/secret",
+        "vouchers/<ident:serial>/secret",
         vouchers_api.VoucherSecretApi.as_view(),
         name="api-voucher-secret",
     ),
     path(
-        "vouchers/<str:serial>/presentations",
+        "vouchers/<ident:serial>/presentations",
         redemption_api.PresentationCreateApi.as_view(),
         name="api-presentation-create",
     ),
@@ -52,7 +60,7 @@ urlpatterns = [
         redemption_api.ReversalCreateApi.as_view(),
         name="api-redemption-reversal",
     ),
-    path("stores/<str:code>", redemption_api.StoreApi.as_view(), name="api-store"),
+    path("stores/<ident:code>", redemption_api.StoreApi.as_view(), name="api-store"),
     # Anything else under /api/v1 answers a problem document, never an HTML page.
     re_path(r"^.*$", api_not_found),
 ]

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from riskcontrol.partner_api import PartnerApi
 from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.text import validate_identifier
 
 from . import selectors
 from .models import Member
@@ -14,16 +15,21 @@ from .services import member_upsert
 
 
 class MemberUpsertInput(serializers.Serializer):
-    external_id = serializers.CharField(max_length=64)
+    external_id = serializers.CharField(max_length=64, validators=[validate_identifier])
     name = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
     email = serializers.CharField(max_length=254, required=False, allow_null=True, allow_blank=True)
     birthday = serializers.DateField(required=False, allow_null=True)
     tier = serializers.CharField(
-        max_length=32, required=False, allow_null=True, allow_blank=True, help_text="Tier code."
+        max_length=32,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        validators=[validate_identifier],
+        help_text="Tier code.",
     )
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=64),
+        child=serializers.CharField(max_length=64, validators=[validate_identifier]),
         required=False,
         allow_null=True,
         max_length=100,

@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from riskcontrol.text import validate_identifier
+
 
 class Tier(models.Model):
     """A ranked membership level (普通/银卡/金卡/黑金 …)."""
@@ -49,7 +51,9 @@ class Member(models.Model):
         LOYAL = "loyal", _("loyal")
         DORMANT = "dormant", _("dormant")
 
-    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    external_id = models.CharField(
+        _("external id"), max_length=64, unique=True, validators=[validate_identifier]
+    )
     name = models.CharField(_("name"), max_length=100, blank=True)
     phone_sealed = models.BinaryField(null=True, editable=False)
     phone_index = models.BinaryField(max_length=32, null=True, editable=False, db_index=True)

@@ -4,13 +4,14 @@ phones and e-mails are sealed exactly as the API does it; exports show them mask
 from import_export import fields, resources
 
 from riskcontrol.actors import Actor
+from riskcontrol.spreadsheets import SpreadsheetSafeExport
 
 from . import selectors
 from .models import Member
 from .services import UNSET, member_upsert
 
 
-class MemberResource(resources.ModelResource):
+class MemberResource(SpreadsheetSafeExport, resources.ModelResource):
     phone = fields.Field(column_name="phone")
     email = fields.Field(column_name="email")
     tier = fields.Field(column_name="tier")

@@ -14,6 +14,7 @@ from riskcontrol.actors import Actor
 from riskcontrol.audit import audit_changes, audit_record
 from riskcontrol.crypto import codec
 from riskcontrol.errors import ValidationFailed
+from riskcontrol.text import IDENTIFIER_MESSAGE, is_identifier_safe
 
 from . import pii
 from .models import Member, Tag, Tier
@@ -69,6 +70,8 @@ def member_upsert(
     errors: dict[str, list[str]] = {}
     if not external_id:
         errors["external_id"] = [_("This field is required.")]
+    elif not is_identifier_safe(external_id):
+        errors["external_id"] = [str(IDENTIFIER_MESSAGE)]
 
     phone_norm = email_norm = None
     if phone not in (UNSET, None, ""):
@@ -89,7 +92,9 @@ def member_upsert(
                 _("Tag codes are letters, digits, '-' or '_': %(codes)s")
                 % {"codes": ", ".join(bad_tags)}
             ]
-    if tier not in (UNSET, None, ""):
+    if tier not in (UNSET, None, "") and not is_identifier_safe(tier):
+        errors["tier"] = [str(IDENTIFIER_MESSAGE)]
+    elif tier not in (UNSET, None, ""):
         tier_obj = Tier.objects.filter(code=tier).first()
         if tier_obj is None:
             errors["tier"] = [_("Unknown tier code: %(code)s") % {"code": tier}]

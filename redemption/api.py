@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -9,6 +11,7 @@ from rest_framework.response import Response
 from riskcontrol.errors import NotFound, PermissionDenied
 from riskcontrol.partner_api import PartnerApi
 from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.text import validate_identifier
 from vouchers.selectors import voucher_get
 
 from .models import Redemption, Store
@@ -19,9 +22,13 @@ from .services import redemption_create, redemption_reverse, store_upsert
 class RedemptionCreateInput(serializers.Serializer):
     code = serializers.CharField(max_length=128, required=False)
     token = serializers.CharField(max_length=256, required=False)
-    serial = serializers.CharField(max_length=64, required=False)
-    store = serializers.CharField(max_length=32, help_text="Store code.")
-    order_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    serial = serializers.CharField(max_length=64, required=False, validators=[validate_identifier])
+    store = serializers.CharField(
+        max_length=32, validators=[validate_identifier], help_text="Store code."
+    )
+    order_ref = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, validators=[validate_identifier]
+    )
     order_amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
@@ -83,6 +90,7 @@ def _redemption(redemption_id: int, client) -> Redemption:
     return redemption
 
 
+@method_decorator(sensitive_post_parameters("code", "token"), name="dispatch")
 class RedemptionCreateApi(PartnerApi):
     required_scope = "redemptions:write"
 

@@ -18,10 +18,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from riskcontrol.actors import Actor
 from riskcontrol.errors import DomainError, RateLimited
+from riskcontrol.text import is_free_text_safe
 
 from .models import StoreStaff
 from .presentations import is_token
@@ -167,6 +169,7 @@ def pick_store(request: HttpRequest) -> HttpResponse:
     return render(request, "store/pick_store.html", {"assignments": assignments})
 
 
+@sensitive_post_parameters("code")
 @require_POST
 @clerk_view
 def check(request: HttpRequest) -> HttpResponse:
@@ -193,6 +196,7 @@ def check(request: HttpRequest) -> HttpResponse:
     )
 
 
+@sensitive_post_parameters("code")
 @require_POST
 @clerk_view
 def redeem(request: HttpRequest) -> HttpResponse:
@@ -227,7 +231,15 @@ def reverse(request: HttpRequest, redemption_id: int) -> HttpResponse:
         return _page(
             request, assignment, status=403, refusal=_("Only a store manager can reverse.")
         )
-    reason = request.POST.get("reason", "").strip() or _("reversed at the till")
+    reason = request.POST.get("reason", "").strip()
+    if not is_free_text_safe(reason):
+        return _page(
+            request,
+            assignment,
+            status=400,
+            refusal=_("The reason must not contain control characters."),
+        )
+    reason = reason or _("reversed at the till")
     try:
         reversed_redemption = redemption_reverse(
             redemption_id=redemption_id,

@@ -8,11 +8,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from riskcontrol.text import validate_identifier
+
 
 class Store(models.Model):
     """A place where vouchers are redeemed. Partner ERP/POS systems keep the list in sync."""
 
-    code = models.CharField(_("code"), max_length=32, unique=True)
+    code = models.CharField(_("code"), max_length=32, unique=True, validators=[validate_identifier])
     name = models.CharField(_("name"), max_length=200)
     address = models.CharField(_("address"), max_length=255, blank=True)
     group = models.CharField(

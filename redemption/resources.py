@@ -1,12 +1,13 @@
 from import_export import resources
 
 from riskcontrol.actors import Actor
+from riskcontrol.spreadsheets import SpreadsheetSafeExport
 
 from .models import Store
 from .services import store_upsert
 
 
-class StoreResource(resources.ModelResource):
+class StoreResource(SpreadsheetSafeExport, resources.ModelResource):
     """Stores by code: import creates or updates through `store_upsert` (the same as
     `PUT /api/v1/stores/{code}`), recorded with the importing operator."""
 

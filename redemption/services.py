@@ -15,6 +15,7 @@ from riskcontrol.actors import Actor
 from riskcontrol.audit import audit_changes, audit_record
 from riskcontrol.errors import NotFound, PermissionDenied, ValidationFailed
 from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
+from riskcontrol.text import text_field_errors
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.locks import (
     voucher_for_update,
@@ -45,6 +46,9 @@ def _store_snapshot(store: Store) -> dict:
 def _store_values(*, name: str, address: str, group: str, active: bool) -> dict:
     if not name.strip():
         raise ValidationFailed({"name": [_("This field is required.")]})
+    refused = text_field_errors(free_text={"name": name, "address": address, "group": group})
+    if refused:
+        raise ValidationFailed(refused)
     return {
         "name": name.strip(),
         "address": address.strip(),
@@ -75,6 +79,12 @@ def store_upsert(
                 if not value
             }
         )
+    refused = text_field_errors(
+        identifiers={"code": code},
+        max_lengths={"code": Store._meta.get_field("code").max_length},
+    )
+    if refused:
+        raise ValidationFailed(refused)
     values = _store_values(name=name, address=address, group=group, active=active)
     store = Store.objects.select_for_update().filter(code=code).first()
     created = False

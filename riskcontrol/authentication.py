@@ -42,10 +42,12 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not header:
             return None
         keyword, _, key = header.partition(" ")
-        if keyword != KEYWORD or not key.strip():
+        key = key.strip()
+        # Issued keys are printable ASCII; anything else (NUL included) is no key of ours.
+        if keyword != KEYWORD or not key or not (key.isascii() and key.isprintable()):
             raise exceptions.AuthenticationFailed()
         try:
-            api_key = PartnerClientKey.objects.get_from_key(key.strip())
+            api_key = PartnerClientKey.objects.get_from_key(key)
         except PartnerClientKey.DoesNotExist:
             raise exceptions.AuthenticationFailed() from None
         if api_key.has_expired or not api_key.client.active:

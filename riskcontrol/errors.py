@@ -66,3 +66,13 @@ class RequestInProgress(DomainError):
     code = "request_in_progress"
     status = 409
     title = _("A request with this Idempotency-Key is still being processed.")
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    status = 413
+    title = _("The request body is too large.")
+
+
+def payload_limit_text(limit: int) -> str:
+    return str(_("Send at most %(limit)d bytes.") % {"limit": limit})

@@ -21,6 +21,7 @@ from .services import (
     idempotency_fingerprint,
     idempotency_release,
 )
+from .text import IDENTIFIER_MESSAGE, is_identifier_safe
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -68,6 +69,8 @@ class PartnerApi(APIView):
             raise ValidationFailed(
                 {IDEMPOTENCY_HEADER: [_("Must be between 1 and 255 characters.")]},
             )
+        if not is_identifier_safe(key):
+            raise ValidationFailed({IDEMPOTENCY_HEADER: [str(IDENTIFIER_MESSAGE)]})
         fingerprint = idempotency_fingerprint(
             method=request.method, path=request.path, body=request.data
         )
@@ -82,6 +85,8 @@ class PartnerApi(APIView):
                 exc.stored.body, status=exc.stored.status, content_type=exc.stored.content_type
             )
             response[REPLAY_HEADER] = "true"
+            # A replayed claim or reveal carries a code, like the first answer did.
+            response["Cache-Control"] = "no-store"
             return response
         return super().handle_exception(exc)
 

@@ -8,7 +8,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -43,6 +45,17 @@ _STATUS_CODES: dict[int, tuple[str, Any]] = {
     415: ("unsupported_media_type", _("The body must be JSON.")),
     429: ("rate_limited", _("Too many requests. Try again later.")),
 }
+
+
+class ProblemResponse(Response):
+    """A problem document rendered as JSON whatever renderer the view negotiated (the
+    schema view renders YAML, the docs page HTML: their errors were not JSON)."""
+
+    @property
+    def rendered_content(self):
+        self.accepted_renderer = JSONRenderer()
+        self.accepted_media_type = PROBLEM_CONTENT_TYPE
+        return super().rendered_content
 
 
 def problem(status: int, code: str, title: Any, detail: Any = None, **extra: Any) -> dict:
@@ -116,11 +129,11 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         body = server_error_problem(request)
 
     set_rollback()
-    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return ProblemResponse(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
 def problem_response_for_status(
-    request: HttpRequest, status: int, original: HttpResponse | None = None
+    request: HttpRequest, status: int, original: HttpResponse | None = None, detail: Any = None
 ) -> JsonResponse:
     """A problem document for a non-DRF error response under /api/v1."""
     if status >= 500:
@@ -128,7 +141,7 @@ def problem_response_for_status(
         body["status"] = status
     else:
         code, title = _STATUS_CODES.get(status, ("error", _("The request failed.")))
-        body = problem(status, code, title)
+        body = problem(status, code, title, detail)
     response = JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
     if original is not None:
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
@@ -137,8 +150,10 @@ def problem_response_for_status(
     return response
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Unknown URLs under /api/v1."""
+    """Unknown URLs under /api/v1, whatever the method (exempt from CSRF, which would
+    otherwise answer 403 to a POST before the 404)."""
     body = problem(
         404, "not_found", _("Not found."), _("There is no API resource at this address.")
     )

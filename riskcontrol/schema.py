@@ -44,19 +44,24 @@ def _problem(description: str, serializer=ProblemOutput) -> OpenApiResponse:
 
 def problem_responses(*statuses: int, **descriptions: str) -> dict:
     """`{(status, "application/problem+json"): OpenApiResponse}` for `extend_schema`.
-    401, 403, 429 and 500 are added to every authenticated endpoint."""
+    401, 403, 429 and 500 are added to every authenticated endpoint, 413 to every one
+    that reads a body."""
     known = {
         400: ("validation_error / parse_error", ValidationProblemOutput),
         401: ("unauthenticated: no key, unknown key or revoked key", ProblemOutput),
         403: ("permission_denied: the key lacks the scope", ProblemOutput),
         404: ("not_found", ProblemOutput),
         409: ("conflict (see `code`)", ProblemOutput),
+        413: ("payload_too_large: the body is over the size limit (2.5 MB)", ProblemOutput),
         415: ("unsupported_media_type: the body is not JSON", ProblemOutput),
         422: ("idempotency_key_reused", ProblemOutput),
         429: ("rate_limited (see Retry-After)", ProblemOutput),
         500: ("server_error (carries request_id)", ServerErrorProblemOutput),
+        503: ("service_unavailable: a part it needs is down; retry later", ProblemOutput),
     }
-    wanted = sorted({*statuses, 401, 403, 429, 500})
+    # An endpoint that reads a body (it can answer 415) can also answer 413.
+    body_statuses = {413} if 415 in statuses else set()
+    wanted = sorted({*statuses, *body_statuses, 401, 403, 429, 500})
     responses = {}
     for status in wanted:
         text, serializer = known[status]

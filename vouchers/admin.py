@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 
@@ -24,12 +23,14 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
+from riskcontrol.admin_confirm import confirmation_page, confirmed_reason, posted_reason
 from riskcontrol.errors import DomainError, ValidationFailed
+from riskcontrol.spreadsheets import csv_writer
 
 from . import selectors
 from .batch_edits import BATCH_EDITABLE_FIELDS, voucher_batch_update, voucher_batch_update_validate
@@ -457,7 +458,12 @@ class VoucherBatchAdmin(admin.ModelAdmin):
 
     def _each_batch(self, request, queryset, service, done) -> None:
         actor = Actor.for_user(request.user, request)
-        reason = request.POST.get("reason", "").strip()
+        reason = posted_reason(request)
+        if reason is None:
+            self.message_user(
+                request, _("The reason must not contain control characters."), messages.ERROR
+            )
+            return
         for batch in queryset:
             try:
                 result = service(batch=batch, actor=actor, reason=reason)
@@ -523,7 +529,7 @@ class VoucherBatchAdmin(admin.ModelAdmin):
 
         def lines():
             buffer = io.StringIO()
-            writer = csv.writer(buffer)
+            writer = csv_writer(buffer)
             buffer.write("\ufeff")
             for row in itertools.chain([header], rows):
                 writer.writerow(row)
@@ -758,6 +764,7 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
         extra = {"can_reveal": self.has_reveal_permission(request)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
+    @method_decorator(sensitive_post_parameters("code"))
     def find_by_code_view(self, request: HttpRequest):
         """POST only, so a pasted code never lands in a URL, a log or the history."""
         if not self.has_view_permission(request):
@@ -1029,7 +1036,7 @@ class CardStockImportAdmin(admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
         response.write("\ufeff")  # so spreadsheet programs read it as UTF-8
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow(["row", "kind", "message", "code (masked)"])
         for issue in (job.report or {}).get("issues", []):
             writer.writerow([issue["row"], issue["kind"], issue["message"], issue["masked_code"]])

@@ -11,10 +11,14 @@ from riskcontrol.errors import ValidationFailed
 from riskcontrol.pagination import PagePagination
 from riskcontrol.partner_api import PartnerApi
 from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.text import json_text_problem, validate_identifier
 
 from . import selectors
 from .models import Voucher, VoucherBatch
-from .services import voucher_claim, voucher_reveal
+from .partner_reveal import voucher_reveal_for_partner
+from .services import voucher_claim
+
+REVEAL_ANY_SCOPE = "vouchers:reveal_any"
 
 
 class VoucherOutput(serializers.Serializer):
@@ -42,9 +46,19 @@ class VoucherOutput(serializers.Serializer):
 
 
 class ClaimCreateInput(serializers.Serializer):
-    member = serializers.CharField(max_length=64, help_text="The member's external_id.")
-    channel = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    member = serializers.CharField(
+        max_length=64, validators=[validate_identifier], help_text="The member's external_id."
+    )
+    channel = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, validators=[validate_identifier]
+    )
     trace = serializers.DictField(required=False, help_text="Free-form attribution, < 2 KB.")
+
+    def validate_trace(self, value: dict) -> dict:
+        problem = json_text_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
 
 class ClaimOutput(serializers.Serializer):
@@ -124,7 +138,9 @@ class ClaimCreateApi(PartnerApi):
             trace=data.get("trace"),
             actor=self.actor,
         )
-        return Response(ClaimOutput(result).data, status=201)
+        response = Response(ClaimOutput(result).data, status=201)
+        response["Cache-Control"] = "no-store"  # it carries the code
+        return response
 
 
 class VoucherDetailApi(PartnerApi):
@@ -152,7 +168,10 @@ class VoucherSecretApi(PartnerApi):
         operation_id="vouchers_secret_retrieve",
         summary="Reveal a voucher's code (recorded)",
         description=(
-            "Every call is recorded as a reveal event. 409 `voucher_frozen` / `voucher_void` "
+            "Every call is recorded as a reveal event. A client reveals only vouchers "
+            "claimed through it (scope `vouchers:reveal_any` lifts that); any other serial "
+            "answers 404 `not_found` like an unknown one, and both count towards the "
+            "guessing limit (429 `rate_limited`). 409 `voucher_frozen` / `voucher_void` "
             "for a frozen or void voucher; 409 `invalid_transition` for an unclaimed card "
             "secret (revealing it would deliver it)."
         ),
@@ -160,9 +179,13 @@ class VoucherSecretApi(PartnerApi):
         responses={200: SecretOutput, **problem_responses(404, 409)},
     )
     def get(self, request: Request, serial: str) -> Response:
-        voucher = selectors.voucher_get(serial=serial)
-        code = voucher_reveal(voucher=voucher, actor=self.actor, for_partner=True)
-        response = Response(SecretOutput({"serial": voucher.serial, "code": code}).data)
+        revealed = voucher_reveal_for_partner(
+            serial=serial,
+            actor=self.actor,
+            reveal_any=self.client.has_scope(REVEAL_ANY_SCOPE),
+        )
+        body = {"serial": revealed.voucher.serial, "code": revealed.code}
+        response = Response(SecretOutput(body).data)
         response["Cache-Control"] = "no-store"
         return response
 

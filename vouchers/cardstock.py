@@ -41,6 +41,7 @@ from psycopg.types.json import Jsonb
 from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec, normalise_code
 from riskcontrol.errors import DomainError, ValidationFailed
+from riskcontrol.spreadsheets import csv_writer
 
 from .cardstock_events import WORKER, failure_message, job_event, job_fail, printable
 from .cardstock_reading import (
@@ -748,7 +749,7 @@ def _changed_meanwhile(missing: int) -> ImportBlocked:
 def report_csv(report: ImportReport) -> str:
     """The report as CSV for download (masked codes only)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(["row", "kind", "message", "code (masked)"])
     for issue in report.issues:
         writer.writerow([issue.row, issue.kind, issue.message, issue.masked_code])

@@ -1,9 +1,11 @@
 from import_export import fields, resources
 
+from riskcontrol.spreadsheets import SpreadsheetSafeExport
+
 from .models import Voucher
 
 
-class VoucherExportResource(resources.ModelResource):
+class VoucherExportResource(SpreadsheetSafeExport, resources.ModelResource):
     """A batch's vouchers for people with view rights: never the codes."""
 
     batch = fields.Field(attribute="batch__code", column_name="batch")

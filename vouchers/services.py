@@ -19,6 +19,7 @@ from members.selectors import member_get
 from riskcontrol.actors import Actor
 from riskcontrol.crypto import codec
 from riskcontrol.errors import NotFound, ValidationFailed
+from riskcontrol.spreadsheets import spreadsheet_safe
 
 from .codes import format_code, generate_codes
 from .errors import (
@@ -1017,14 +1018,6 @@ def voucher_mark_unredeemed(
 
 
 # --- Export with codes ------------------------------------------------------------------
-
-_FORMULA_STARTS = ("=", "+", "-", "@")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """Prefix ' to a cell a spreadsheet would read as a formula. (django-import-export's
-    own escaping strips those characters, which would corrupt codes like "-AB12".)"""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
 def vouchers_export_codes(

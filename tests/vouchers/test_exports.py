@@ -1,9 +1,11 @@
 """Exports: voucher lists without codes for viewers; codes only with export_secrets."""
 
+import csv
 import io
 
 import pytest
 from django.contrib.auth.models import Group, User
+from import_export.formats.base_formats import CSV, XLSX
 from tablib import Dataset
 
 from members.models import Member
@@ -134,3 +136,121 @@ def test_a_dump_after_a_cli_import_holds_none_of_the_codes(tmp_path):
 
     assert "CLIDUMP-000050" in dump
     assert not [c for c in codes if c in dump]
+
+
+# --- Formula injection: every CSV and spreadsheet we write (issue 9, item 15) -----------
+
+FORMULAS = ["=1+2", "+1+2", "-1+2", "@SUM(A1)"]
+
+
+def exported_cells(resource, queryset=None):
+    """The cells of a resource's export as the admin writes them, CSV and XLSX."""
+    from openpyxl import load_workbook
+
+    dataset = resource.export(queryset) if queryset is not None else resource.export()
+    csv_text = CSV().export_data(dataset)
+    csv_cells = [cell for row in csv.reader(io.StringIO(csv_text)) for cell in row]
+    workbook = load_workbook(io.BytesIO(XLSX().export_data(dataset)))
+    xlsx_cells = [
+        (cell.value, cell.data_type) for row in workbook.active.iter_rows() for cell in row
+    ]
+    return csv_cells, xlsx_cells
+
+
+def assert_neutralised(cells, values):
+    csv_cells, xlsx_cells = cells
+    for value in values:
+        assert f"'{value}" in csv_cells, (value, csv_cells)
+        assert value not in csv_cells
+        assert (f"'{value}", "s") in xlsx_cells, (value, xlsx_cells)
+        assert not [v for v, kind in xlsx_cells if kind == "f"]
+
+
+def test_member_export_neutralises_all_four_formula_starts():
+    from members.services import member_upsert
+
+    for i, formula in enumerate(FORMULAS):
+        member_upsert(external_id=f"F{i}", name=formula)
+
+    assert_neutralised(exported_cells(MemberResource()), FORMULAS)
+
+
+def test_store_export_neutralises_all_four_formula_starts():
+    from redemption.services import store_upsert
+
+    store_upsert(code="F1", name="+1+2", address="-1+2", group="@SUM(A1)")
+    store_upsert(code="F2", name="=1+2")
+
+    assert_neutralised(exported_cells(StoreResource()), FORMULAS)
+
+
+def test_voucher_list_export_neutralises_supplier_serials_and_members():
+    from members.services import member_upsert
+    from riskcontrol.actors import Actor
+    from vouchers.services import voucher_claim
+
+    batch = make_batch(quantity=None, kind="card_secret", code="FSER")
+    data = b"serial,code\n+1+2,CODE-0001-AAAA\n-1+2,CODE-0002-BBBB\n@SUM(A1),CODE-0003-CCCC\n"
+    card_stock_import(
+        batch=batch, open_file=lambda: io.BytesIO(data), file_name="f.csv", actor=Actor.system()
+    )
+    batch.refresh_from_db()
+    batch.status = "active"
+    batch.save(update_fields=["status"])
+    member_upsert(external_id="=1+2")
+    voucher_claim(batch_code="FSER", member_external_id="=1+2", actor=Actor.system())
+
+    cells = exported_cells(VoucherExportResource(), Voucher.objects.filter(batch=batch))
+
+    assert_neutralised(cells, FORMULAS)
+
+
+def test_import_report_csv_neutralises_masked_codes(console_client):
+    from riskcontrol.actors import Actor
+    from vouchers.cardstock import report_csv
+    from vouchers.models import CardStockImport
+
+    batch = make_batch(quantity=None, kind="card_secret", code="FREP")
+    data = "code\n" + "".join(f"{start}ABCDEFGH\n" * 2 for start in "-+@=")
+    report = card_stock_import(
+        batch=batch,
+        open_file=lambda: io.BytesIO(data.encode()),
+        file_name="dupes.csv",
+        actor=Actor.system(),
+        dry_run=True,
+    )
+    masked = [issue.masked_code for issue in report.issues]
+    assert {m[0] for m in masked} == {"-", "+", "@", "="}
+
+    cells = [row[3] for row in csv.reader(io.StringIO(report_csv(report)))][1:]
+    job = CardStockImport.objects.create(
+        batch=batch,
+        file_name="dupes.csv",
+        report={"issues": [vars(issue) for issue in report.issues]},
+    )
+    page = console_client("Operator").get(f"/admin/vouchers/cardstockimport/{job.pk}/report.csv/")
+    assert page.status_code == 200
+    page_cells = [row[3] for row in csv.reader(io.StringIO(page.content.decode("utf-8-sig")))][1:]
+
+    assert cells == page_cells == [f"'{m}" for m in masked]
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1", "'=1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@A", "'@A"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("a=1", "a=1"),
+        ("", ""),
+        (None, None),
+        (-5, -5),
+    ],
+)
+def test_the_one_spreadsheet_helper(value, written):
+    from riskcontrol.spreadsheets import spreadsheet_safe
+
+    assert spreadsheet_safe(value) == written
