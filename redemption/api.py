@@ -12,10 +12,10 @@ from riskcontrol.errors import NotFound, PermissionDenied
 from riskcontrol.partner_api import PartnerApi
 from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
 from riskcontrol.text import validate_identifier
-from vouchers.selectors import voucher_get
+from vouchers.partner_reveal import REVEAL_ANY_SCOPE
 
 from .models import Redemption, Store
-from .presentations import presentation_create
+from .presentations import presentation_create_for_partner
 from .services import redemption_create, redemption_reverse, store_upsert
 
 
@@ -195,13 +195,23 @@ class PresentationCreateApi(PartnerApi):
     @extend_schema(
         operation_id="vouchers_presentations_create",
         summary="A short-lived QR token for the member's app",
+        description=(
+            "A token redeems like the code, so a client gets tokens only for vouchers "
+            "claimed through it (scope `vouchers:reveal_any` lifts that); any other serial "
+            "answers 404 `not_found` like an unknown one, and both count towards the "
+            "guessing limit (429 `rate_limited`)."
+        ),
         tags=["vouchers"],
         parameters=[IDEMPOTENCY_PARAMETER],
         request=None,
         responses={201: PresentationOutput, **problem_responses(404, 409, 415, 422)},
     )
     def post(self, request: Request, serial: str) -> Response:
-        presentation = presentation_create(voucher=voucher_get(serial=serial), actor=self.actor)
+        presentation = presentation_create_for_partner(
+            serial=serial,
+            actor=self.actor,
+            any_voucher=self.client.has_scope(REVEAL_ANY_SCOPE),
+        )
         response = Response(PresentationOutput(presentation).data, status=201)
         response["Cache-Control"] = "no-store"
         return response

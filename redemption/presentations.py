@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from riskcontrol.actors import Actor
 from vouchers.errors import InvalidTransition, VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.models import Voucher
+from vouchers.partner_reveal import voucher_for_partner
 
 from .errors import AlreadyRedeemed, NotClaimed, TokenExpired
 
@@ -39,6 +40,16 @@ class Presentation:
     token: str
     expires_at: dt.datetime
     qr_svg: str
+
+
+def presentation_create_for_partner(
+    *, serial: str, actor: Actor, any_voucher: bool
+) -> Presentation:
+    """A token for a partner client's member app. A token redeems like the code, so the
+    rule of revealing applies: only vouchers claimed through that client (`any_voucher`
+    lifts it); any other serial answers like an unknown one and counts as a guess."""
+    voucher = voucher_for_partner(serial=serial, actor=actor, any_voucher=any_voucher)
+    return presentation_create(voucher=voucher, actor=actor)
 
 
 def presentation_create(*, voucher: Voucher, actor: Actor) -> Presentation:

@@ -15,10 +15,8 @@ from riskcontrol.text import json_text_problem, validate_identifier
 
 from . import selectors
 from .models import Voucher, VoucherBatch
-from .partner_reveal import voucher_reveal_for_partner
+from .partner_reveal import REVEAL_ANY_SCOPE, voucher_reveal_for_partner
 from .services import voucher_claim
-
-REVEAL_ANY_SCOPE = "vouchers:reveal_any"
 
 
 class VoucherOutput(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""Revealing a code to a partner system: only the vouchers claimed through that client.
+"""Revealing a code to a partner system (or a presentation token, which redeems like the
+code): only the vouchers claimed through that client.
 
 Serials are sequential and not secret, so "any voucher whose serial you can name" would
 let one `vouchers:reveal` key walk a batch. A client reveals a voucher only when its
@@ -20,6 +21,9 @@ from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_c
 from .models import Voucher, VoucherEvent
 from .services import voucher_reveal
 
+# Lifts "only vouchers claimed through this client" for reveals and presentation tokens.
+REVEAL_ANY_SCOPE = "vouchers:reveal_any"
+
 
 @dataclass(frozen=True)
 class PartnerReveal:
@@ -40,9 +44,11 @@ def voucher_claimed_through(*, voucher: Voucher, partner_client_id: int | None) 
     return claimed_by == partner_client_id
 
 
-def voucher_reveal_for_partner(*, serial: str, actor: Actor, reveal_any: bool) -> PartnerReveal:
-    """The code of the voucher `serial` for the partner client `actor`, recorded as a
-    reveal event (`voucher_reveal`, which owns the transaction and the row lock).
+def voucher_for_partner(*, serial: str, actor: Actor, any_voucher: bool) -> Voucher:
+    """The voucher `serial` if the partner client `actor` may hand out what stands for its
+    code (the code itself, or a presentation token that redeems it): claimed through that
+    client, or any voucher with `any_voucher`. Otherwise NotFound, like an unknown serial,
+    counted towards the client's guessing limit.
 
     No transaction here on purpose: a refused serial is counted in its own short
     transaction (or in Redis), so the count survives whatever the caller rolls back.
@@ -51,10 +57,17 @@ def voucher_reveal_for_partner(*, serial: str, actor: Actor, reveal_any: bool) -
     guess_limit_check(keys)
     voucher = Voucher.objects.select_related("batch", "member").filter(serial=serial).first()
     if voucher is None or not (
-        reveal_any
+        any_voucher
         or voucher_claimed_through(voucher=voucher, partner_client_id=actor.partner_client_id)
     ):
         guess_failure_record(keys)
         raise NotFound(_("No voucher with this serial."))
+    return voucher
+
+
+def voucher_reveal_for_partner(*, serial: str, actor: Actor, reveal_any: bool) -> PartnerReveal:
+    """The code of the voucher `serial` for the partner client `actor`, recorded as a
+    reveal event (`voucher_reveal`, which owns the transaction and the row lock)."""
+    voucher = voucher_for_partner(serial=serial, actor=actor, any_voucher=reveal_any)
     code = voucher_reveal(voucher=voucher, actor=actor, for_partner=True)
     return PartnerReveal(voucher=voucher, code=code)

@@ -1,12 +1,17 @@
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from members.services import member_upsert
 from redemption.models import Redemption, Store
+from riskcontrol.actors import Actor
 from tests.redemption.factories import claimed_code, make_store
+from tests.vouchers.factories import make_batch
 from vouchers.models import Voucher
+from vouchers.services import voucher_claim
 
 pytestmark = pytest.mark.django_db
 WRITE = ["redemptions:write", "redemptions:read"]
@@ -141,9 +146,21 @@ def test_a_retried_redemption_replays_instead_of_answering_already_redeemed(part
     assert Redemption.objects.count() == 1
 
 
+def claimed_through(api, batch_code="RED", member="M1"):
+    """A voucher claimed through the partner client behind `api` (its member app)."""
+    member_upsert(external_id=member)
+    make_batch(code=batch_code, quantity=3, per_member_limit=None)
+    actor = Actor.for_partner(api.partner_client)
+    return voucher_claim(batch_code=batch_code, member_external_id=member, actor=actor)
+
+
+def present(api, serial):
+    return api.post(f"/api/v1/vouchers/{serial}/presentations", {}, format="json")
+
+
 def test_presentation_token_redeems_through_the_api(partner_api, store):
-    claim = claimed_code()
     member_app = partner_api(scopes=["vouchers:present"])
+    claim = claimed_through(member_app)
     pos = partner_api(scopes=WRITE)
 
     presented = member_app.post(
@@ -159,25 +176,54 @@ def test_presentation_token_redeems_through_the_api(partner_api, store):
 
 
 def test_presentation_of_an_unclaimed_voucher_is_409_not_claimed(partner_api, store):
-    from tests.vouchers.factories import make_batch
-
     make_batch(code="NEW", quantity=1)
     serial = Voucher.objects.get(batch__code="NEW").serial
+    trusted = partner_api(scopes=["vouchers:present", "vouchers:reveal_any"])
 
-    response = partner_api(scopes=["vouchers:present"]).post(
-        f"/api/v1/vouchers/{serial}/presentations", {}, format="json"
-    )
+    response = present(trusted, serial)
 
     assert (response.status_code, response.json()["code"]) == (409, "not_claimed")
 
 
+def test_a_token_for_another_clients_voucher_answers_like_an_unknown_serial(partner_api, store):
+    # A token redeems like the code: the rule of revealing applies (issue 9, item 14).
+    owner = partner_api(scopes=["vouchers:present"])
+    claim = claimed_through(owner)
+    other = partner_api(scopes=["vouchers:present"])
+
+    foreign = present(other, claim.voucher.serial)
+    unknown = present(other, "RED-99999999")
+    unclaimed = present(other, Voucher.objects.filter(status="available").first().serial)
+
+    assert [r.status_code for r in (foreign, unknown, unclaimed)] == [404, 404, 404]
+    assert foreign.json() == unknown.json()
+    assert present(owner, claim.voucher.serial).status_code == 201
+
+
+def test_walking_serials_for_tokens_hits_the_guessing_limit(partner_api, store, settings):
+    settings.GUESS_LIMIT = 5
+    owner = partner_api(scopes=["vouchers:present"])
+    claimed_through(owner)
+    walker = partner_api(scopes=["vouchers:present"])
+    serials = list(Voucher.objects.order_by("serial").values_list("serial", flat=True))
+
+    statuses = [present(walker, serial).status_code for serial in serials * 2]
+
+    assert statuses == [404] * 5 + [429]
+    assert "token" not in json.dumps([present(walker, s).json() for s in serials])
+
+
+def test_reveal_any_lifts_the_restriction_for_tokens(partner_api, store):
+    claim = claimed_code()  # claimed by the system, not through any client
+    trusted = partner_api(scopes=["vouchers:present", "vouchers:reveal_any"])
+
+    assert present(trusted, claim.voucher.serial).status_code == 201
+
+
 def test_an_expired_token_is_409_token_expired(partner_api, store, time_machine):
-    claim = claimed_code()
-    token = (
-        partner_api(scopes=["vouchers:present"])
-        .post(f"/api/v1/vouchers/{claim.voucher.serial}/presentations", {}, format="json")
-        .json()["token"]
-    )
+    member_app = partner_api(scopes=["vouchers:present"])
+    claim = claimed_through(member_app)
+    token = present(member_app, claim.voucher.serial).json()["token"]
     time_machine.move_to(timezone.now() + dt.timedelta(minutes=3))
 
     response = post(partner_api(scopes=WRITE), {"token": token, "store": "S001"})
