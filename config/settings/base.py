@@ -181,6 +181,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 IDEMPOTENCY_TTL_HOURS = 24
+# An in-progress Idempotency-Key is a lease: a request still running after this long was
+# killed (keep it above the web server's request timeout, gunicorn --timeout), so a retry
+# may take the key over.
+IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=120)
 # Batch stock figures are counted (GROUP BY status), never kept in a hot counter row;
 # under load they may be this many seconds old.
 BATCH_STOCK_CACHE_SECONDS = env.int("BATCH_STOCK_CACHE_SECONDS", default=3)
