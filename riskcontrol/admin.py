@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from rest_framework_api_key.admin import APIKey
 
 from .admin_confirm import confirmation_page, confirmed
-from .models import IdempotencyKey, PartnerClient, PartnerClientKey
+from .models import IdempotencyKey, PartnerClient, PartnerClientKey, RiskAlert
 from .scopes import SCOPE_CHOICES
 from .services import partner_client_create, partner_key_issue, partner_keys_revoke
 from .tasks import idempotency_purge_expired
@@ -232,3 +232,23 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
             messages.INFO,
         )
         return HttpResponseRedirect(reverse("admin:riskcontrol_idempotencykey_changelist"))
+
+
+@admin.register(RiskAlert)
+class RiskAlertAdmin(admin.ModelAdmin):
+    """Alerts are raised by the system (a store-wide guessing burst …) and only read here."""
+
+    list_display = ["created_at", "kind", "subject", "count", "detail"]
+    list_filter = ["kind"]
+    fields = ["created_at", "kind", "subject", "count", "detail"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -103,3 +103,25 @@ class GuessCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class RiskAlert(models.Model):
+    """Something the operators should look at (a store-wide burst of guessed codes …).
+    Append-only; shown in the console. Never holds a code."""
+
+    class Kind(models.TextChoices):
+        GUESSING_BURST = "guessing_burst", _("guessing burst at a store")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    subject = models.CharField(_("subject"), max_length=100)
+    detail = models.CharField(_("detail"), max_length=255)
+    count = models.PositiveIntegerField(_("count"), default=0)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("risk alert")
+        verbose_name_plural = _("risk alerts")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}"
