@@ -38,3 +38,12 @@ def card_stock_uploads_cleanup_task() -> None:
     from .cardstock import card_stock_uploads_cleanup
 
     card_stock_uploads_cleanup()
+
+
+@shared_task(name="vouchers.tasks.stale_jobs_resume_task", ignore_result=True)
+def stale_jobs_resume_task() -> None:
+    """Every minute (beat): enqueue again generation and card-stock import jobs whose
+    worker died (no progress for JOBS_STALE_SECONDS)."""
+    from .sweeper import stale_jobs_resume
+
+    stale_jobs_resume()

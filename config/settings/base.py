@@ -283,7 +283,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "vouchers.tasks.vouchers_expire_due_task",
         "schedule": 300.0,
     },
+    "resume-stale-jobs": {
+        "task": "vouchers.tasks.stale_jobs_resume_task",
+        "schedule": 60.0,
+    },
 }
+# A long job (generation, card-stock import) whose progress has not moved for this long
+# lost its worker: the sweeper above enqueues it again (vouchers/sweeper.py).
+JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=300)
 
 # --- Security (production values; `check --deploy` must be clean with DEBUG off) -------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
