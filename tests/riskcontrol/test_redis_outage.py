@@ -5,76 +5,25 @@ The API and the store check keep working (throttle and guessing counters fall ba
 the database, cache reads miss), limits still hold, and health answers 503 within 2 s.
 """
 
-import shutil
-import signal
-import socket
-import subprocess
 import time
+from decimal import Decimal
 
 import pytest
 import redis
 from django.test import Client
 
+from riskcontrol.actors import Actor
 from riskcontrol.fallback import breaker
 from riskcontrol.models import GuessCounter
 from tests.redemption.factories import claimed_code, make_staff, make_store
-from tests.utils import IN_CI
+from tests.redis_server import OwnRedis, requires_redis_server
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(
-        not shutil.which("redis-server") and not IN_CI,
-        reason="Redis outage test: needs redis-server on PATH (apt-get install redis-server)",
-    ),
+    requires_redis_server,
 ]
 WRITE = ["redemptions:write", "redemptions:read", "batches:read"]
 CACHE = "riskcontrol.fallback.FailSoftRedisCache"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class OwnRedis:
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def url(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def hang(self) -> None:
-        self.process.send_signal(signal.SIGSTOP)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -191,3 +140,56 @@ def test_after_the_outage_redis_is_used_again(own_redis, partner_api, store, set
     counted = redis.Redis.from_url(own_redis.url(0)).get(f"guess:client:{api.partner_client.pk}")
     assert counted == b"1"
     assert Client().get("/api/v1/health").status_code == 200
+
+
+@pytest.fixture
+def broker_at(own_redis):
+    """The Celery app publishing to our own Redis (eager off), restored afterwards."""
+    from config.celery import app
+
+    # broker_url gives way to $CELERY_BROKER_URL; publishing uses the write URL.
+    before = app.conf.get("broker_write_url"), app.conf.task_always_eager
+    app.conf.broker_write_url, app.conf.task_always_eager = own_redis.url(1), False
+    _forget_connections(app)
+    yield app
+    app.conf.broker_write_url, app.conf.task_always_eager = before
+    _forget_connections(app)
+
+
+def _forget_connections(app) -> None:
+    """Connection and producer pools are bound to the broker they were made for."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_started_while_the_broker_is_out_waits_for_the_sweeper(
+    outage, broker_at, caplog, settings
+):
+    from tests.vouchers.test_job_sweeper import later
+    from vouchers.models import VoucherBatch
+    from vouchers.services import voucher_batch_create
+    from vouchers.sweeper import stale_jobs_resume
+
+    # given Redis is out: starting a long job neither fails nor hangs the request
+    batch, took = timed(
+        lambda: voucher_batch_create(
+            code="OUTAGE",
+            name="Started during an outage",
+            face_value=Decimal("5.00"),
+            valid_days=7,
+            quantity=40,
+            activate=True,
+            actor=Actor.system("test"),
+        )
+    )
+    assert took < 15, took
+    assert VoucherBatch.objects.get(pk=batch.pk).generation == "pending"
+    assert "left to the stale-job sweeper" in caplog.text
+
+    # when the broker answers again, the sweeper's run enqueues it (eager here)
+    broker_at.conf.task_always_eager = True
+    stale_jobs_resume(now=later())
+
+    batch.refresh_from_db()
+    assert (batch.generation, batch.generated_count, batch.status) == ("done", 40, "active")
