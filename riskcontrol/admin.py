@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from kombu.exceptions import KombuError
 from rest_framework_api_key.admin import APIKey
 
 from .admin_confirm import confirmation_page, confirmed
@@ -225,12 +226,20 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         """Runs in the background worker, like the hourly beat schedule does."""
         if request.method != "POST" or not self.has_delete_permission(request):
             raise PermissionDenied
-        idempotency_purge_expired.delay_on_commit()
-        self.message_user(
-            request,
-            _("Purging expired keys in the background; reload this page in a moment."),
-            messages.INFO,
-        )
+        try:
+            idempotency_purge_expired.delay_on_commit()
+        except (KombuError, OSError):  # the broker is down or hung: nothing was started
+            self.message_user(
+                request,
+                _("The background worker cannot be reached right now. Try again later."),
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request,
+                _("Purging expired keys in the background; reload this page in a moment."),
+                messages.INFO,
+            )
         return HttpResponseRedirect(reverse("admin:riskcontrol_idempotencykey_changelist"))
 
 

@@ -193,3 +193,15 @@ def test_a_job_started_while_the_broker_is_out_waits_for_the_sweeper(
 
     batch.refresh_from_db()
     assert (batch.generation, batch.generated_count, batch.status) == ("done", 40, "active")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_console_action_that_needs_the_broker_says_so_while_it_is_out(
+    outage, broker_at, console_client
+):
+    operator = console_client("Operator")
+
+    response = operator.post("/admin/riskcontrol/idempotencykey/purge-expired/", follow=True)
+
+    assert response.status_code == 200
+    assert "The background worker cannot be reached right now." in response.content.decode()
