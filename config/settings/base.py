@@ -247,15 +247,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 # outlast the longest job (else a running job is started twice); a worker that died is
 # covered sooner by the stale-job sweeper (JOBS_STALE_SECONDS, vouchers/sweeper.py).
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=6 * 3600)
+# A hung Redis fails an enqueue in seconds instead of holding the request.
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
+}
+REDIS_BROKER_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
-        # A hung Redis fails an enqueue in seconds instead of holding the request.
-        "socket_connect_timeout": 2,
-        "socket_timeout": 2,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
     CELERY_BROKER_CONNECTION_TIMEOUT = 2
-    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0}
+    CELERY_TASK_PUBLISH_RETRY_POLICY = REDIS_BROKER_PUBLISH_RETRY_POLICY
 if CELERY_BROKER_URL.startswith("filesystem"):
     (VAR_DIR / "broker").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -143,16 +143,31 @@ def test_after_the_outage_redis_is_used_again(own_redis, partner_api, store, set
 
 
 @pytest.fixture
-def broker_at(own_redis):
+def broker_at(own_redis, settings):
     """The Celery app publishing to our own Redis (eager off), restored afterwards."""
     from config.celery import app
 
-    # broker_url gives way to $CELERY_BROKER_URL; publishing uses the write URL.
-    before = app.conf.get("broker_write_url"), app.conf.task_always_eager
-    app.conf.broker_write_url, app.conf.task_always_eager = own_redis.url(1), False
+    names = [
+        "broker_write_url",
+        "task_always_eager",
+        "broker_transport_options",
+        "broker_connection_timeout",
+        "task_publish_retry_policy",
+    ]
+    before = {name: app.conf.get(name) for name in names}
+    # broker_url gives way to $CELERY_BROKER_URL; publishing uses the write URL. The
+    # options are the ones the settings give a Redis broker (with SQLite/embedded runs
+    # the configured broker is the file system one).
+    app.conf.update(
+        broker_write_url=own_redis.url(1),
+        task_always_eager=False,
+        broker_transport_options=settings.REDIS_BROKER_TRANSPORT_OPTIONS,
+        broker_connection_timeout=2,
+        task_publish_retry_policy=settings.REDIS_BROKER_PUBLISH_RETRY_POLICY,
+    )
     _forget_connections(app)
     yield app
-    app.conf.broker_write_url, app.conf.task_always_eager = before
+    app.conf.update(before)
     _forget_connections(app)
 
 
