@@ -90,8 +90,10 @@ class IdempotencyKey(models.Model):
 
 
 class GuessCounter(models.Model):
-    """Failed lookups (unknown codes, bad tokens) per clerk, store or client, when no Redis
-    is configured. Updated in its own short transaction, outside the failing one."""
+    """A fixed-window counter (`riskcontrol.counters`) kept in the database when no Redis
+    is configured, or while Redis is down or hung: failed lookups (unknown codes, bad
+    tokens) per clerk, client or store, and API throttle counts. Updated in its own short
+    transaction, outside the failing one."""
 
     key = models.CharField(max_length=100, unique=True)
     window_start = models.DateTimeField()
