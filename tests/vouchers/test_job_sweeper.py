@@ -107,6 +107,27 @@ def test_a_card_stock_import_whose_worker_died_is_resumed_and_imports_once(
     assert BatchEvent.objects.filter(batch=batch, action="import_resumed").count() == 1
 
 
+@pytest.mark.django_db
+def test_a_card_stock_check_whose_worker_died_is_resumed(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.CARD_STOCK_UPLOAD_DIR = tmp_path / "sealed"
+    settings.CARD_STOCK_SYNC_ROWS = 1  # the check goes to a worker (never runs here)
+    batch = make_batch(quantity=None, kind="card_secret", code="STOCK")
+    content = "code,serial\n" + "".join(f"SECRET-{i:05d}-XYZ,SN-{i}\n" for i in range(3))
+    upload_id, _size = seal_stream(io.BytesIO(content.encode()))
+    job = card_stock_job_start(batch=batch, upload_id=upload_id, file_name="s.csv", actor=SYSTEM)
+    assert CardStockImport.objects.get(pk=job.pk).status == "validating"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = stale_jobs_resume(now=later())
+
+    job.refresh_from_db()
+    assert report.card_stock_imports == [job.pk]
+    assert (job.status, job.rows_total, job.rows_rejected) == ("validated", 3, 0)
+    assert not Voucher.objects.filter(batch=batch).exists()
+
+
 @requires_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_two_sweepers_at_once_enqueue_a_stale_job_exactly_once():
