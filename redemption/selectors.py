@@ -65,7 +65,7 @@ def redemption_preview(*, store: Store, actor: Actor, text: str) -> Preview:
 
         voucher = voucher_find_by_code(text)
     if voucher is None:
-        guess_failure_record(keys)
+        guess_failure_record(keys, actor_label=actor.label)
         raise NotFound()
     voucher = Voucher.objects.select_related("batch", "member").get(pk=voucher.pk)
     rule = BatchRedemptionRule.objects.filter(batch=voucher.batch).first()

@@ -335,7 +335,7 @@ def redemption_create(
             )
     # Counted after the (empty) transaction, so a rollback cannot undo the count.
     if method != Redemption.Method.SERIAL:
-        guess_failure_record(keys)
+        guess_failure_record(keys, actor_label=actor.label)
     raise NotFound(_("No voucher has this code.") if method == Redemption.Method.CODE else None)
 
 

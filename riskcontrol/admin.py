@@ -9,11 +9,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from kombu.exceptions import KombuError
 from rest_framework_api_key.admin import APIKey
 
 from .actors import Actor
 from .admin_confirm import confirmation_page, confirmed
-from .models import AuditEvent, IdempotencyKey, PartnerClient, PartnerClientKey
+from .models import AuditEvent, IdempotencyKey, PartnerClient, PartnerClientKey, RiskAlert
 from .scopes import SCOPE_CHOICES
 from .services import (
     partner_client_create,
@@ -254,12 +255,20 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         """Runs in the background worker, like the hourly beat schedule does."""
         if request.method != "POST" or not self.has_delete_permission(request):
             raise PermissionDenied
-        idempotency_purge_expired.delay_on_commit()
-        self.message_user(
-            request,
-            _("Purging expired keys in the background; reload this page in a moment."),
-            messages.INFO,
-        )
+        try:
+            idempotency_purge_expired.delay_on_commit()
+        except (KombuError, OSError):  # the broker is down or hung: nothing was started
+            self.message_user(
+                request,
+                _("The background worker cannot be reached right now. Try again later."),
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request,
+                _("Purging expired keys in the background; reload this page in a moment."),
+                messages.INFO,
+            )
         return HttpResponseRedirect(reverse("admin:riskcontrol_idempotencykey_changelist"))
 
 
@@ -285,6 +294,26 @@ class AuditEventAdmin(admin.ModelAdmin):
         "context",
     ]
     readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RiskAlert)
+class RiskAlertAdmin(admin.ModelAdmin):
+    """Alerts are raised by the system (a store-wide guessing burst …) and only read here."""
+
+    list_display = ["created_at", "kind", "subject", "count", "detail"]
+    list_filter = ["kind"]
+    fields = ["created_at", "kind", "subject", "count", "detail"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from django.conf import settings
 from django.db import connection, models
 from drf_spectacular.utils import extend_schema
@@ -10,6 +11,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from .fallback import redis_timeouts
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +39,23 @@ def _database_ok() -> bool:
 
 
 def _broker_ok() -> bool:
-    from config.celery import app
-
+    """A Redis broker answers PING within the short Redis timeouts (a hung server must
+    not hold the load balancer's probe); other transports connect through kombu."""
+    url = settings.CELERY_BROKER_URL
     try:
-        with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
+        if url.startswith(("redis://", "rediss://")):
+            client = redis.Redis.from_url(url, **redis_timeouts())
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        from config.celery import app
+
+        with app.connection_for_write(url=url) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         return True
-    except Exception:
-        logger.warning("Health check: broker unavailable", exc_info=True)
+    except Exception as error:
+        logger.warning("Health check: broker unavailable (%s)", type(error).__name__)
         return False
 
 

@@ -68,6 +68,15 @@ class RequestInProgress(DomainError):
     title = _("A request with this Idempotency-Key is still being processed.")
 
 
+class ServiceUnavailable(DomainError):
+    """A part the call needs (the database, the broker) is down or not answering. Nothing
+    was changed that the client has to know about; the same request may be retried."""
+
+    code = "service_unavailable"
+    status = 503
+    title = _("The service is briefly unavailable. Try again shortly.")
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
     status = 413

@@ -1,28 +1,28 @@
-"""Code-guessing defence: failed lookups counted per clerk, per store and per client.
+"""Code-guessing defence: failed lookups (unknown codes, bad tokens) counted per actor.
 
-Redis (INCR + EXPIRE) when `RISK_REDIS_URL` is set — every web process sees one count;
-otherwise a database row, updated in its own short transaction. Callers count *outside*
-the transaction that failed, so the count survives its rollback.
+The limit applies to the actor that guesses — the clerk, or the partner client — never
+to a whole store: one client sending unknown codes must not lock every clerk there out.
+Failures are also counted per store; a store-wide burst raises a `RiskAlert` (and a
+warning in the log) for the operators, and slows nobody but the guessing actors, each
+under its own limit. Counts live in `counters` (Redis, or the database when Redis is
+not configured or unavailable). Callers count *outside* the transaction that failed, so
+the count survives its rollback.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from functools import lru_cache
+import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from .counters import counters_add, counters_read
 from .errors import RateLimited
-from .models import GuessCounter
+from .models import RiskAlert
 
+logger = logging.getLogger(__name__)
 
-@lru_cache(maxsize=4)
-def _redis(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=2)
+STORE_PREFIX = "guess:store:"
 
 
 def _window() -> int:
@@ -32,74 +32,55 @@ def _window() -> int:
 def guess_keys(
     *, user_id: int | None = None, store_id: int | None = None, client_id: int | None = None
 ) -> list[str]:
+    """The counters a failed lookup adds to: the actor's (clerk or partner client), which
+    the limit applies to, and the store's, which only raises an alert."""
     keys = []
     if user_id is not None:
         keys.append(f"guess:user:{user_id}")
-    if store_id is not None:
-        keys.append(f"guess:store:{store_id}")
     if client_id is not None:
         keys.append(f"guess:client:{client_id}")
+    if store_id is not None:
+        keys.append(f"{STORE_PREFIX}{store_id}")
     return keys
 
 
+def _actor_keys(keys: list[str]) -> list[str]:
+    return [key for key in keys if not key.startswith(STORE_PREFIX)]
+
+
 def guess_limit_check(keys: list[str]) -> None:
-    """Raise RateLimited (with Retry-After) if any key has used up its failures."""
+    """Raise RateLimited (with Retry-After) if the actor has used up its failures."""
     limit = settings.GUESS_LIMIT
-    for _key, count, retry_after in _counts(keys):
+    for _key, count, retry_after in counters_read(_actor_keys(keys), window=_window()):
         if count >= limit:
             raise RateLimited(retry_after=max(1, retry_after))
 
 
-def guess_failure_record(keys: list[str]) -> None:
-    if settings.RISK_REDIS_URL:
-        client = _redis(settings.RISK_REDIS_URL)
-        pipe = client.pipeline()
-        for key in keys:
-            pipe.incr(key)
-            pipe.expire(key, _window(), nx=True)
-        pipe.execute()
-        return
-    now = timezone.now()
-    for key in keys:
-        _db_increment(key, now)
+def guess_failure_record(keys: list[str], *, actor_label: str = "") -> None:
+    """Count one failed lookup. When a store's count reaches `GUESS_STORE_ALERT_AT`
+    within the window, record one alert for that window."""
+    counts = counters_add(keys, window=_window())
+    threshold = settings.GUESS_STORE_ALERT_AT
+    for key, count in zip(keys, counts, strict=True):
+        if key.startswith(STORE_PREFIX) and count == threshold:
+            _store_burst_alert(store=key.removeprefix(STORE_PREFIX), count=count, by=actor_label)
 
 
-def _db_increment(key: str, now: dt.datetime) -> None:
-    window_start_after = now - dt.timedelta(seconds=_window())
-    with transaction.atomic():
-        counter = GuessCounter.objects.select_for_update().filter(key=key).first()
-        if counter is None:
-            try:
-                with transaction.atomic():
-                    GuessCounter.objects.create(key=key, window_start=now, count=1)
-                return
-            except IntegrityError:
-                counter = GuessCounter.objects.select_for_update().get(key=key)
-        if counter.window_start <= window_start_after:
-            counter.window_start, counter.count = now, 1
-        else:
-            counter.count += 1
-        counter.save(update_fields=["window_start", "count"])
-
-
-def _counts(keys: list[str]) -> list[tuple[str, int, int]]:
-    if not keys:
-        return []
-    if settings.RISK_REDIS_URL:
-        client = _redis(settings.RISK_REDIS_URL)
-        pipe = client.pipeline()
-        for key in keys:
-            pipe.get(key)
-            pipe.ttl(key)
-        values = pipe.execute()
-        return [
-            (key, int(values[2 * i] or 0), int(values[2 * i + 1] or 0))
-            for i, key in enumerate(keys)
-        ]
-    now = timezone.now()
-    counts = []
-    for counter in GuessCounter.objects.filter(key__in=keys):
-        ends = counter.window_start + dt.timedelta(seconds=_window())
-        if ends > now:
-            counts.append((counter.key, counter.count, int((ends - now).total_seconds()) + 1))
-    return counts
+def _store_burst_alert(*, store: str, count: int, by: str) -> None:
+    minutes = max(1, _window() // 60)
+    logger.warning(
+        "Guessing burst: store id %s had %d failed code lookups within %d minutes (latest by %s)",
+        store,
+        count,
+        minutes,
+        by or "-",
+    )
+    RiskAlert.objects.create(
+        kind=RiskAlert.Kind.GUESSING_BURST,
+        subject=_("store id %(store)s") % {"store": store},
+        detail=(
+            _("%(count)d failed code lookups within %(minutes)d minutes; the latest by %(actor)s.")
+            % {"count": count, "minutes": minutes, "actor": by or "-"}
+        )[:255],
+        count=count,
+    )

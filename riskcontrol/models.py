@@ -91,8 +91,10 @@ class IdempotencyKey(models.Model):
 
 
 class GuessCounter(models.Model):
-    """Failed lookups (unknown codes, bad tokens) per clerk, store or client, when no Redis
-    is configured. Updated in its own short transaction, outside the failing one."""
+    """A fixed-window counter (`riskcontrol.counters`) kept in the database when no Redis
+    is configured, or while Redis is down or hung: failed lookups (unknown codes, bad
+    tokens) per clerk, client or store, and API throttle counts. Updated in its own short
+    transaction, outside the failing one."""
 
     key = models.CharField(max_length=100, unique=True)
     window_start = models.DateTimeField()
@@ -148,3 +150,25 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.subject}:{self.subject_id}"
+
+
+class RiskAlert(models.Model):
+    """Something the operators should look at (a store-wide burst of guessed codes …).
+    Append-only; shown in the console. Never holds a code."""
+
+    class Kind(models.TextChoices):
+        GUESSING_BURST = "guessing_burst", _("guessing burst at a store")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    subject = models.CharField(_("subject"), max_length=100)
+    detail = models.CharField(_("detail"), max_length=255)
+    count = models.PositiveIntegerField(_("count"), default=0)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("risk alert")
+        verbose_name_plural = _("risk alerts")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}"

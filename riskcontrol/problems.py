@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
+from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
@@ -14,9 +17,21 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from .errors import DomainError, RateLimited, ValidationFailed
+from .errors import DomainError, RateLimited, ServiceUnavailable, ValidationFailed
 
 logger = logging.getLogger("quanyi.api")
+
+# A database or broker that cannot be reached (or stops answering) is an outage, not a
+# bug: 503 `service_unavailable` with Retry-After, never a 500. Only the class name is
+# logged: a driver's message may quote the statement and its parameters.
+OUTAGES: tuple[type[Exception], ...] = (
+    db.OperationalError,
+    db.InterfaceError,
+    kombu.exceptions.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+OUTAGE_RETRY_AFTER_SECONDS = 5
 
 API_PREFIX = "/api/v1"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -93,6 +108,14 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
+    elif isinstance(exc, OUTAGES):
+        logger.warning(
+            "A part the API needs is unavailable in %s: %s",
+            context.get("view").__class__.__name__,
+            type(exc).__name__,
+        )
+        exc = ServiceUnavailable()
+        headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
 
     if isinstance(exc, DomainError):
         extra = dict(exc.extra)

@@ -197,8 +197,12 @@ def idempotency_begin(
 
     The record is committed before the operation runs, so concurrent requests with the
     same key see it: the unique (client, key) constraint lets exactly one insert win.
+    An in-progress record is a lease of `IDEMPOTENCY_LEASE_SECONDS` (longer than the
+    web server's request timeout): past it, the request that held it is dead and a retry
+    takes the key over instead of answering `request_in_progress` until the key expires.
     """
     ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    lease = timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
     for _attempt in range(3):
         now = timezone.now()
         try:
@@ -218,7 +222,16 @@ def idempotency_begin(
         if existing.fingerprint != fingerprint:
             raise IdempotencyKeyReused()
         if existing.state == IdempotencyKey.State.IN_PROGRESS:
-            raise RequestInProgress()
+            if existing.created_at > now - lease:
+                raise RequestInProgress()
+            # The lease lapsed: the web process that held it died (killed at the request
+            # timeout). Drop the record, conditionally, so one retry takes the key over.
+            IdempotencyKey.objects.filter(
+                pk=existing.pk,
+                state=IdempotencyKey.State.IN_PROGRESS,
+                created_at__lte=now - lease,
+            ).delete()
+            continue
         body = codec().decrypt(existing.response_body, aad=_idempotency_aad(existing))
         return None, StoredResponse(
             status=existing.response_status,

@@ -480,3 +480,29 @@ class VoucherEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class JobWatch(models.Model):
+    """What the stale-job sweeper last saw of one long job (a batch's generation, a
+    card-stock import): its progress and since when it has not moved. The sweeper
+    resumes a job at most once per stale period by a conditional update of this row."""
+
+    class Kind(models.TextChoices):
+        GENERATION = "generation", _("code generation")
+        CARD_STOCK_IMPORT = "card_stock_import", _("card-stock import")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    object_id = models.PositiveBigIntegerField(_("object id"))
+    progress = models.CharField(_("progress"), max_length=100)
+    seen_at = models.DateTimeField(_("progress seen at"))
+    resumed = models.PositiveIntegerField(_("times resumed"), default=0)
+
+    class Meta:
+        verbose_name = _("job watch")
+        verbose_name_plural = _("job watches")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="job_watch_kind_object_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}: {self.progress}"

@@ -114,6 +114,14 @@ CACHES = {
         default=env.str("CACHE_URL", default="") or f"filecache://{VAR_DIR / 'progress-cache'}",
     ),
 }
+# Redis down or hung must not fail a request: every Redis call times out quickly, a
+# process that saw a failure leaves Redis alone for a few seconds, cache reads then miss
+# and writes are dropped (riskcontrol/fallback.py); counters fall back to the database.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
+for _cache in CACHES.values():
+    if _cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        _cache["BACKEND"] = "riskcontrol.fallback.FailSoftRedisCache"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -185,12 +193,18 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 IDEMPOTENCY_TTL_HOURS = 24
+# An in-progress Idempotency-Key is a lease: a request still running after this long was
+# killed (keep it above the web server's request timeout, gunicorn --timeout), so a retry
+# may take the key over.
+IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=120)
 # Batch stock figures are counted (GROUP BY status), never kept in a hot counter row;
 # under load they may be this many seconds old.
 BATCH_STOCK_CACHE_SECONDS = env.int("BATCH_STOCK_CACHE_SECONDS", default=3)
-# Code-guessing defence: failed code/token lookups per clerk, store and partner client.
+# Code-guessing defence: failed code/token lookups per actor (clerk or partner client);
+# a store reaching GUESS_STORE_ALERT_AT failures within the window raises a risk alert.
 GUESS_LIMIT = env.int("GUESS_LIMIT", default=20)
 GUESS_WINDOW_SECONDS = env.int("GUESS_WINDOW_SECONDS", default=600)
+GUESS_STORE_ALERT_AT = env.int("GUESS_STORE_ALERT_AT", default=50)
 # Counted in Redis when set (defaults to CACHE_URL when that is Redis), else in the database.
 RISK_REDIS_URL = env.str(
     "RISK_REDIS_URL",
@@ -232,6 +246,22 @@ SPECTACULAR_SETTINGS = {
 # Unset broker: kombu's file-system transport, so `make run` needs no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Long jobs (generation, card-stock imports, rollups) run with acks_late. Redis hands an
+# unacknowledged task to another worker only after the visibility timeout, so it must
+# outlast the longest job (else a running job is started twice); a worker that died is
+# covered sooner by the stale-job sweeper (JOBS_STALE_SECONDS, vouchers/sweeper.py).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=6 * 3600)
+# A hung Redis fails an enqueue in seconds instead of holding the request.
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 2,
+}
+REDIS_BROKER_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_BROKER_TRANSPORT_OPTIONS
+    CELERY_BROKER_CONNECTION_TIMEOUT = 2
+    CELERY_TASK_PUBLISH_RETRY_POLICY = REDIS_BROKER_PUBLISH_RETRY_POLICY
 if CELERY_BROKER_URL.startswith("filesystem"):
     (VAR_DIR / "broker").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -261,7 +291,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "vouchers.tasks.vouchers_expire_due_task",
         "schedule": 300.0,
     },
+    "resume-stale-jobs": {
+        "task": "vouchers.tasks.stale_jobs_resume_task",
+        "schedule": 60.0,
+    },
 }
+# A long job (generation, card-stock import) whose progress has not moved for this long
+# lost its worker: the sweeper above enqueues it again (vouchers/sweeper.py).
+JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=300)
 
 # --- Security (production values; `check --deploy` must be clean with DEBUG off) -------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -185,3 +185,50 @@ def test_twenty_concurrent_requests_with_one_key_run_the_operation_once(partner_
     assert all(body["code"] == "request_in_progress" for _s, _r, body in in_progress)
     assert Member.objects.filter(external_id="M-IDEM").count() == 1
     assert IdempotencyKey.objects.get().state == IdempotencyKey.State.COMPLETED
+
+
+def _request_killed_mid_flight(api, key="key-1"):
+    """What a web process killed at its request timeout leaves behind: the key claimed
+    (in progress), never completed nor released."""
+    from riskcontrol.services import idempotency_begin, idempotency_fingerprint
+
+    fingerprint = idempotency_fingerprint(method="POST", path="/api/v1/members", body=BODY)
+    record, _stored = idempotency_begin(client=api.partner_client, key=key, fingerprint=fingerprint)
+    return record
+
+
+@pytest.mark.django_db
+def test_a_key_held_by_a_running_request_answers_in_progress_within_the_lease(
+    partner_api, settings, time_machine
+):
+    settings.IDEMPOTENCY_LEASE_SECONDS = 60
+    api = partner_api(scopes=["members:write"])
+    _request_killed_mid_flight(api)
+    time_machine.move_to(timezone.now() + timezone.timedelta(seconds=50))
+
+    response = post_member(api)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "request_in_progress"
+    assert Member.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_key_left_in_progress_by_a_killed_request_lapses_after_the_lease(
+    partner_api, settings, time_machine
+):
+    settings.IDEMPOTENCY_LEASE_SECONDS = 60
+    api = partner_api(scopes=["members:write"])
+    stale = _request_killed_mid_flight(api)
+    time_machine.move_to(timezone.now() + timezone.timedelta(seconds=61))
+
+    response = post_member(api)
+    replay = post_member(api)
+
+    assert response.status_code == 201
+    assert "Idempotent-Replayed" not in response
+    assert replay["Idempotent-Replayed"] == "true"
+    assert Member.objects.filter(external_id="M-IDEM").count() == 1
+    record = IdempotencyKey.objects.get()
+    assert record.pk != stale.pk
+    assert record.state == IdempotencyKey.State.COMPLETED
