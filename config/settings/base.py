@@ -105,9 +105,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
-# Shared state between web processes (API throttles) lives here: Redis in production.
+# Shared state between web processes (API throttles) lives here: Redis in production; a
+# file cache in var/ for the embedded default, which `make run` serves from several
+# gunicorn processes (an in-process cache would give each its own throttle count).
 CACHES = {
-    "default": env.cache("CACHE_URL", default="locmemcache://"),
+    "default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}"),
     # Progress of long jobs, written by workers and read by web processes: shared.
     "progress": env.cache(
         "PROGRESS_CACHE_URL",

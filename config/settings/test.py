@@ -20,6 +20,10 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use
 from .base import *  # noqa: F403
 from .base import STORAGES
 
+# Without CACHE_URL, an in-process cache: nothing a test counts outlives the test run.
+if not os.environ.get("CACHE_URL"):
+    CACHES = {**CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}  # noqa: F405
+
 # Tasks run inline in tests; the real-worker tests switch this off for themselves.
 CELERY_TASK_ALWAYS_EAGER = True
 BATCH_STOCK_CACHE_SECONDS = 0
