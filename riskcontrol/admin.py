@@ -30,6 +30,19 @@ if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records the system writes and people only read (audit events, alerts)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class PartnerClientForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
         label=_("scopes"),
@@ -273,7 +286,7 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: audit events are written by services, never edited."""
 
     list_display = ["created_at", "subject", "subject_label", "action", "actor_label"]
@@ -295,18 +308,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(RiskAlert)
-class RiskAlertAdmin(admin.ModelAdmin):
+class RiskAlertAdmin(ReadOnlyAdmin):
     """Alerts are raised by the system (a store-wide guessing burst …) and only read here."""
 
     list_display = ["created_at", "kind", "subject", "count", "detail"]
@@ -314,12 +318,3 @@ class RiskAlertAdmin(admin.ModelAdmin):
     fields = ["created_at", "kind", "subject", "count", "detail"]
     readonly_fields = fields
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
