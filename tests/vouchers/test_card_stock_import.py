@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 from riskcontrol.actors import Actor
 from tests.vouchers.factories import make_batch
-from vouchers import cardstock
 from vouchers.cardstock import card_stock_import
+from vouchers.cardstock import service as cardstock
 from vouchers.models import CardStockImport, Voucher
 from vouchers.secrets import reveal_code
 

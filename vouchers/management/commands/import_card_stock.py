@@ -7,10 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from riskcontrol.actors import Actor
 from riskcontrol.errors import DomainError, ValidationFailed
-from vouchers.cardstock import card_stock_import
-from vouchers.cardstock_events import (
+from vouchers.cardstock import (
+    JOB_FAILURES,
     card_stock_cli_job_begin,
     card_stock_cli_job_end,
+    card_stock_import,
     failure_message,
 )
 from vouchers.dates import date_rule
@@ -71,9 +72,12 @@ class Command(BaseCommand):
         except DomainError as error:
             self._fail_job(job, actor, failure_message(error))
             raise CommandError(str(error.detail)) from None
-        except Exception as error:  # the job must not stay "importing"; no file text shown
+        except JOB_FAILURES as error:  # the kind of failure only: no file text shown
             self._fail_job(job, actor, failure_message(error))
             raise CommandError(failure_message(error)) from None
+        except Exception as error:  # a bug: the job still must not stay "importing"
+            self._fail_job(job, actor, failure_message(error))
+            raise
         if job is not None:
             card_stock_cli_job_end(job=job, actor=actor, report=report)
         self._print(report, format)

@@ -4,29 +4,28 @@ records an import from the command line.
 
 Each state change of a `CardStockImport` (uploaded, checked, confirmed, imported,
 failed, abandoned) writes one `CardStockImportEvent` with its actor, in the same
-transaction as the change; the job functions in `cardstock` call `job_event` and
-`job_fail`. Reading and importing the file itself live in `cardstock`.
+transaction as the change; the job functions in `jobs` call `job_event` and
+`job_fail`. Reading and importing the file itself live in `service`.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from typing import TYPE_CHECKING
 
-from django.db import transaction
+import psycopg
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from riskcontrol.actors import Actor
+from riskcontrol.crypto import DecryptionError
 from riskcontrol.errors import DomainError, ValidationFailed
 
-from .models import CardStockImport, CardStockImportEvent, VoucherBatch
-from .upload_store import delete_upload
-
-if TYPE_CHECKING:
-    from .cardstock import ImportReport
+from ..models import CardStockImport, CardStockImportEvent, VoucherBatch
+from .report import ImportReport
+from .uploads import delete_upload
 
 # The worker's own doings; an operator's are recorded under the operator.
 WORKER = Actor.system("card-stock import")
@@ -48,6 +47,25 @@ def job_event(job: CardStockImport, action: str, actor: Actor, detail: str = "")
         user_id=actor.user_id,
         context=actor.context(),
     )
+
+
+# What reading and importing a file can run into; each ends the job failed with its
+# sentence: the domain's refusals (`FileRefused`, `ReadTimeExceeded`, `ImportBlocked`
+# among them), a sealed upload that no longer opens or is gone, a file that is no text
+# or no CSV (`UnicodeDecodeError` is a `ValueError`), a workbook missing a part, and the
+# database giving up (a lost connection, a statement timeout), through Django or inside
+# the COPY. Anything else is a bug: the job still ends failed, and the error is raised
+# again to be seen.
+JOB_FAILURES = (
+    DomainError,
+    DecryptionError,
+    OSError,
+    csv.Error,
+    ValueError,
+    KeyError,
+    DatabaseError,
+    psycopg.DatabaseError,
+)
 
 
 def failure_message(error: Exception) -> str:

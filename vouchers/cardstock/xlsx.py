@@ -1,20 +1,11 @@
-"""Card-stock files read within bounds: the limits, the bounded CSV line reader and a
-streaming XLSX reader.
+"""A streaming XLSX reader for card-stock files, within the read limits.
 
-Whatever a file says about itself, reading it costs at most the configured limits:
-cells are kept to `CARD_STOCK_MAX_CELL_CHARS` characters (one more, so that the row is
-reported as too long, never shortened in silence), values may stand in the first
-`CARD_STOCK_MAX_COLUMNS` columns only, an XLSX part expands to at most
-`CARD_STOCK_XLSX_MAX_PART_BYTES`, its shared strings are counted and capped, and a pass
-stops when its time budget is spent. A file outside the limits is refused as a whole
-(`FileRefused`) with a sentence saying why.
-
-The XLSX reader streams the first worksheet straight out of the zip through expat and
-reads every row the sheet holds: openpyxl's read-only mode trusted the sheet's stored
-`<dimension>` and silently dropped the rows past it, and held whole strings (a 300 MB
-shared string cost ~1 GB). Cell values come out as openpyxl would give them (str, int,
-float, bool, datetime) so that `cardstock._cell` turns them into text in one place.
-This module knows nothing of vouchers; row validation lives in `cardstock`.
+It streams the first worksheet straight out of the zip through expat and reads every row
+the sheet holds: openpyxl's read-only mode trusted the sheet's stored `<dimension>` and
+silently dropped the rows past it, and held whole strings (a 300 MB shared string cost
+~1 GB). Cell values come out as openpyxl would give them (str, int, float, bool,
+datetime) so that `reading.cell_text` turns them into text in one place. Limits and the
+refusals live in `limits`; this module knows nothing of vouchers.
 """
 
 from __future__ import annotations
@@ -24,126 +15,21 @@ import datetime as dt
 import io
 import posixpath
 import re
-import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 from xml.parsers import expat
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
-from riskcontrol.errors import ValidationFailed
+from .limits import CHECK_EVERY, FileRefused, ReadLimits
 
 _FEED = 64 * 1024  # bytes handed to expat at a time: character data arrives in pieces
-_CHECK_EVERY = 1024  # rows between two looks at the clock
 _CELL_REF = re.compile(r"^([A-Z]{1,3})([0-9]{0,7})$")
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
-
-
-class FileRefused(ValidationFailed):
-    """The file as a whole cannot be read within the limits (or is no spreadsheet)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__({"file": [message]}, detail=message)
-
-
-class ReadTimeExceeded(FileRefused):
-    """The pass spent its time budget (a worker may be given a larger one)."""
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    max_cell_chars: int
-    max_columns: int
-    xlsx_max_bytes: int
-    xlsx_max_part_bytes: int
-    xlsx_max_shared_strings: int
-    xlsx_max_shared_chars: int
-    deadline: float | None = None  # time.monotonic() past which the pass stops
-
-    @classmethod
-    def from_settings(cls, *, seconds: float | None = None) -> ReadLimits:
-        return cls(
-            max_cell_chars=settings.CARD_STOCK_MAX_CELL_CHARS,
-            max_columns=settings.CARD_STOCK_MAX_COLUMNS,
-            xlsx_max_bytes=settings.CARD_STOCK_XLSX_MAX_BYTES,
-            xlsx_max_part_bytes=settings.CARD_STOCK_XLSX_MAX_PART_BYTES,
-            xlsx_max_shared_strings=settings.CARD_STOCK_XLSX_MAX_SHARED_STRINGS,
-            xlsx_max_shared_chars=settings.CARD_STOCK_XLSX_MAX_SHARED_CHARS,
-            deadline=time.monotonic() + seconds if seconds else None,
-        )
-
-    @property
-    def max_line_chars(self) -> int:
-        return self.max_cell_chars * self.max_columns
-
-    def check_time(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise ReadTimeExceeded(_("Reading the file took longer than its time budget."))
-
-    def check_columns(self, row: int, values: list[str]) -> None:
-        """A value past the last allowed column refuses the file (empty cells are fine)."""
-        if len(values) > self.max_columns and any(
-            value.strip() for value in values[self.max_columns :]
-        ):
-            raise self.too_many_columns(row)
-
-    def too_many_columns(self, row: int) -> FileRefused:
-        return FileRefused(
-            _("Row %(row)d has values past column %(max)d; a file may have at most %(max)d.")
-            % {"row": row, "max": self.max_columns}
-        )
-
-
-def bounded_lines(text: io.TextIOBase, limits: ReadLimits) -> Iterator[str]:
-    """The lines of a text file for `csv.reader`, refusing a line longer than a row may
-    be (a 300 MB cell or a 2M-cell row would otherwise be read whole)."""
-    number = 0
-    while line := text.readline(limits.max_line_chars + 1):
-        number += 1
-        if len(line) > limits.max_line_chars:
-            raise FileRefused(
-                _("Line %(line)d of the file is longer than %(max)d characters.")
-                % {"line": number, "max": limits.max_line_chars}
-            )
-        if number % _CHECK_EVERY == 0:
-            limits.check_time()
-        yield line
-
-
-def estimate_rows(open_file: Callable[[], BinaryIO]) -> int:
-    """Data rows in a CSV file, cheaply (its newlines)."""
-    with open_file() as stream:
-        lines = 0
-        while chunk := stream.read(1024 * 1024):
-            lines += chunk.count(b"\n")
-        return max(0, lines - 1)
-
-
-def needs_worker(open_file: Callable[[], BinaryIO]) -> bool:
-    """Whether a file is too big to be read in a web process: above
-    `CARD_STOCK_SYNC_BYTES` (an XLSX by what its parts claim to expand to) or above
-    `CARD_STOCK_SYNC_ROWS` rows."""
-    with open_file() as stream:
-        head = stream.read(4)
-        stream.seek(0)
-        if head == b"PK\x03\x04":
-            size = xlsx_part_sizes(stream, ReadLimits.from_settings())
-            return size > settings.CARD_STOCK_SYNC_BYTES
-        size = 0
-        while chunk := stream.read(1024 * 1024):
-            size += len(chunk)
-            if size > settings.CARD_STOCK_SYNC_BYTES:
-                return True
-    return estimate_rows(open_file) > settings.CARD_STOCK_SYNC_ROWS
-
-
-# --- XLSX -----------------------------------------------------------------------------------
 
 
 def _not_xlsx() -> FileRefused:
@@ -411,7 +297,7 @@ class _SheetReader:
                         raise self.limits.too_many_columns(state["row"])
             elif tag == "row":
                 state["rows"] += 1
-                if state["rows"] % _CHECK_EVERY == 0:
+                if state["rows"] % CHECK_EVERY == 0:
                     self.limits.check_time()
                 if row:
                     values: list[Any] = [None] * max(row)

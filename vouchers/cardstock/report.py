@@ -1,0 +1,98 @@
+"""The row-level report of a card-stock file: its categories, the issues (with masked
+codes only) and the counts, and the report as CSV for download. Reading and checking
+the rows live in `reading` and `validation`."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskcontrol.spreadsheets import csv_writer
+
+from .limits import ReadLimits
+
+MAX_ISSUES_KEPT = 10_000
+
+# Report categories, in the order a row is checked.
+ACCEPTED = "accepted"
+DUPLICATE_IN_FILE = "duplicate_in_file"
+ALREADY_IN_DATABASE = "already_in_database"
+EMPTY = "empty"
+TOO_LONG = "too_long"
+ILLEGAL_CHARACTERS = "illegal_characters"
+BAD_DATE = "bad_date"
+EXPIRED = "expired"
+BAD_AMOUNT = "bad_amount"
+BAD_SERIAL = "bad_serial"
+BAD_REGION = "bad_region"
+
+
+@dataclass
+class RowIssue:
+    row: int
+    kind: str
+    message: str
+    masked_code: str
+
+
+@dataclass
+class ImportReport:
+    file_name: str
+    file_format: str = ""
+    encoding: str = ""
+    rows_total: int = 0
+    counts: Counter = field(default_factory=Counter)
+    issues: list[RowIssue] = field(default_factory=list)
+    imported: int = 0
+    blocked: bool = False
+    dry_run: bool = False
+    # How far reading the file may go (cell size, columns, time); not part of the report.
+    limits: ReadLimits = field(default_factory=ReadLimits.from_settings, repr=False)
+
+    @property
+    def accepted(self) -> int:
+        return self.counts[ACCEPTED]
+
+    @property
+    def rejected(self) -> int:
+        return self.rows_total - self.accepted
+
+    def add_issue(self, issue: RowIssue) -> None:
+        self.counts[issue.kind] += 1
+        if len(self.issues) < MAX_ISSUES_KEPT:
+            self.issues.append(issue)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file_name": self.file_name,
+            "format": self.file_format,
+            "encoding": self.encoding,
+            "rows": self.rows_total,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "by_kind": dict(sorted(self.counts.items())),
+            "imported": self.imported,
+            "blocked": self.blocked,
+            "dry_run": self.dry_run,
+            "issues": [issue.__dict__ for issue in self.issues],
+        }
+
+
+def mask(code: str) -> str:
+    return f"{code[:2]}****{code[-2:]}" if len(code) >= 8 else "****"
+
+
+def issue_for(number: int, kind: str, message: str, code: str) -> RowIssue:
+    return RowIssue(number, kind, message, mask(code))
+
+
+def report_csv(report: ImportReport) -> str:
+    """The report as CSV for download (masked codes only)."""
+    out = io.StringIO()
+    writer = csv_writer(out)
+    writer.writerow(["row", "kind", "message", "code (masked)"])
+    for issue in report.issues:
+        writer.writerow([issue.row, issue.kind, issue.message, issue.masked_code])
+    return out.getvalue()
