@@ -4,7 +4,7 @@ It streams the first worksheet straight out of the zip through expat and reads e
 the sheet holds: openpyxl's read-only mode trusted the sheet's stored `<dimension>` and
 silently dropped the rows past it, and held whole strings (a 300 MB shared string cost
 ~1 GB). Cell values come out as openpyxl would give them (str, int, float, bool,
-datetime) so that `reading.cell_text` turns them into text in one place. Limits and the
+datetime) so that `reading` turns them into text in one place. Limits and the
 refusals live in `limits`; this module knows nothing of vouchers.
 """
 
