@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -101,8 +102,6 @@ class PartnerClientAdmin(admin.ModelAdmin):
         return obj.live_key_count
 
     def get_queryset(self, request):
-        from django.db.models import Count, Q
-
         return (
             super()
             .get_queryset(request)
