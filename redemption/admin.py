@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
-from riskcontrol.errors import DomainError, ValidationFailed
-from vouchers.admin import VoucherBatchAdmin
+from riskcontrol.admin_confirm import confirmed_action
+from riskcontrol.errors import ValidationFailed
 
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff
 from .resources import StoreResource
@@ -255,11 +254,8 @@ class BatchRedemptionRuleInline(ServiceInline, admin.StackedInline):
     max_num = 1
     filter_horizontal = ["stores"]
     verbose_name_plural = _("redemption rules (empty: any store, any time)")
-
-
-# The redemption app owns a batch's redemption rules; they are edited on the batch page.
-if BatchRedemptionRuleInline not in VoucherBatchAdmin.inlines:
-    VoucherBatchAdmin.inlines = [*VoucherBatchAdmin.inlines, BatchRedemptionRuleInline]
+    # The redemption app owns a batch's redemption rules; they are edited on the batch
+    # page, where RedemptionConfig.ready() registers this inline (vouchers.admin.batch_inlines).
 
 
 @admin.register(Redemption)
@@ -294,31 +290,17 @@ class RedemptionAdmin(admin.ModelAdmin):
     def has_reverse_permission(self, request) -> bool:
         return request.user.has_perm("redemption.change_redemption")
 
-    @admin.action(description=_("Reverse the selected redemptions"), permissions=["reverse"])
-    def reverse_selected(self, request, queryset):
-        reason = confirmed_reason(request)
-        if reason is None:
-            return confirmation_page(
-                self,
-                request,
-                queryset,
-                action="reverse_selected",
-                title=_("Reverse redemptions?"),
-                message=_(
-                    "Each voucher goes back to the status it had before it was redeemed "
-                    "(within the reversal window)."
-                ),
-                button=_("Yes, reverse"),
-                ask_reason=True,
-            )
-        actor = Actor.for_user(request.user, request)
-        for redemption in queryset:
-            try:
-                redemption_reverse(redemption_id=redemption.pk, actor=actor, reason=reason)
-            except DomainError as error:
-                self.message_user(request, f"#{redemption.pk}: {error.detail}", messages.WARNING)
-            else:
-                self.message_user(
-                    request, _("#%(id)s reversed.") % {"id": redemption.pk}, messages.SUCCESS
-                )
-        return None
+    reverse_selected = confirmed_action(
+        service=redemption_reverse,
+        permission="reverse",
+        description=_("Reverse the selected redemptions"),
+        each=lambda redemption: {"redemption_id": redemption.pk},
+        label=lambda redemption: f"#{redemption.pk}",
+        done=lambda redemption, _reversed: _("#%(id)s reversed.") % {"id": redemption.pk},
+        title=_("Reverse redemptions?"),
+        message=_(
+            "Each voucher goes back to the status it had before it was redeemed "
+            "(within the reversal window)."
+        ),
+        button=_("Yes, reverse"),
+    )

@@ -5,3 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class RedemptionConfig(AppConfig):
     name = "redemption"
     verbose_name = _("Redemption")
+
+    def ready(self) -> None:
+        # Imported here, not at the top: admin modules import models, which are not
+        # loaded yet when this module is (Django's documented place for this is ready()).
+        from vouchers.admin import batch_inlines
+
+        from .admin import BatchRedemptionRuleInline
+
+        # The redemption app owns a batch's redemption rules; they are edited on the
+        # batch page, through the hook the vouchers admin offers.
+        batch_inlines.register(BatchRedemptionRuleInline)

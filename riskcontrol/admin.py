@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -13,7 +14,7 @@ from kombu.exceptions import KombuError
 from rest_framework_api_key.admin import APIKey
 
 from .actors import Actor
-from .admin_confirm import confirmation_page, confirmed
+from .admin_confirm import confirmed_action
 from .models import AuditEvent, IdempotencyKey, PartnerClient, PartnerClientKey, RiskAlert
 from .scopes import SCOPE_CHOICES
 from .services import (
@@ -101,8 +102,6 @@ class PartnerClientAdmin(admin.ModelAdmin):
         return obj.live_key_count
 
     def get_queryset(self, request):
-        from django.db.models import Count, Q
-
         return (
             super()
             .get_queryset(request)
@@ -195,37 +194,28 @@ class PartnerClientAdmin(admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(
-        description=_("Revoke all API keys of the selected clients"), permissions=["issue_key"]
+    revoke_keys = confirmed_action(
+        service=partner_keys_revoke,
+        permission="issue_key",
+        description=_("Revoke all API keys of the selected clients"),
+        each=lambda client: {"client": client},
+        label=lambda client: client.name,
+        done=lambda client, count: (
+            ngettext(
+                "%(client)s: %(count)d key revoked.",
+                "%(client)s: %(count)d keys revoked.",
+                count,
+            )
+            % {"client": client.name, "count": count}
+        ),
+        ask_reason=False,
+        title=_("Revoke API keys?"),
+        message=_(
+            "Every key of these clients stops working immediately. This cannot be "
+            "undone; issue new keys afterwards if the clients should continue."
+        ),
+        button=_("Yes, revoke the keys"),
     )
-    def revoke_keys(self, request, queryset):
-        if not confirmed(request):
-            return confirmation_page(
-                self,
-                request,
-                queryset,
-                action="revoke_keys",
-                title=_("Revoke API keys?"),
-                message=_(
-                    "Every key of these clients stops working immediately. This cannot be "
-                    "undone; issue new keys afterwards if the clients should continue."
-                ),
-                button=_("Yes, revoke the keys"),
-            )
-        actor = Actor.for_user(request.user, request)
-        for client in queryset:
-            count = partner_keys_revoke(client=client, actor=actor)
-            self.message_user(
-                request,
-                ngettext(
-                    "%(client)s: %(count)d key revoked.",
-                    "%(client)s: %(count)d keys revoked.",
-                    count,
-                )
-                % {"client": client.name, "count": count},
-                messages.SUCCESS,
-            )
-        return None
 
 
 @admin.register(IdempotencyKey)
