@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "suppliers",
     "entitlements",
     "analytics",
+    # On top of every app: project-wide management commands (`seed_demo`).
+    "config",
 ]
 
 MIDDLEWARE = [
