@@ -9,7 +9,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from riskcontrol.actors import Actor
 from riskcontrol.errors import ValidationFailed
 
-from . import selectors
+from . import pii, selectors
 from .models import Member, Tag, Tier
 from .program import tag_create, tag_delete, tag_update, tier_create, tier_delete, tier_update
 from .resources import MemberResource
@@ -129,8 +129,6 @@ class MemberForm(forms.ModelForm):
         if self.errors:
             return cleaned
         # Ask the service to validate contacts now, so errors show next to the fields.
-        from . import pii
-
         for field, normalise in (("phone", pii.normalise_phone), ("email", pii.normalise_email)):
             if cleaned.get(field):
                 try:
