@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run     - install, migrate, load demo data, serve on 127.0.0.1:8000 (+ worker, beat)"
-	@echo "make test    - ruff check, ruff format --check, pytest"
+	@echo "make test    - ruff check, ruff format --check, lint-imports (app layers), pytest"
 	@echo "make dev     - as make run, with Django's auto-reloading server instead of gunicorn"
 	@echo "make worker  - a Celery worker;  make beat - the (single) beat scheduler"
 	@echo "make messages - refresh and compile the zh-hans translations"
@@ -38,11 +38,13 @@ dev: prepare
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

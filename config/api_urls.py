@@ -1,4 +1,4 @@
-"""Partner API v1. Paths have no trailing slash (API.md)."""
+"""Partner API v1. Paths have no trailing slash (docs/partner-api.md)."""
 
 from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

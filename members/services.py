@@ -55,7 +55,7 @@ def member_upsert(
     lifecycle_stage: str = UNSET,
     actor: Actor | None = None,
 ) -> tuple[Member, bool]:
-    """Create or update the member with `external_id` (API.md semantics: an argument left
+    """Create or update the member with `external_id` (as docs/partner-api.md says: an argument left
     out keeps the stored value, `None` clears it; `tier` is a tier code, `tags` a list of
     tag codes that replaces the member's tags, unknown tag codes are created;
     `lifecycle_stage` one of `Member.LifecycleStage`).

@@ -39,7 +39,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "import_export",
     "axes",
-    # Quanyi apps, in dependency order (see ARCHITECTURE.md).
+    # Quanyi apps, in dependency order (see docs/architecture.md; `lint-imports` checks it).
     "riskcontrol",
     "members",
     "vouchers",
@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "suppliers",
     "entitlements",
     "analytics",
+    # On top of every app: project-wide management commands (`seed_demo`).
+    "config",
 ]
 
 MIDDLEWARE = [

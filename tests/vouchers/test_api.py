@@ -57,12 +57,19 @@ def assert_problem(response, status, code):
     assert response.json()["code"] == code
 
 
+def assert_claims_written(count):
+    """A refused claim writes nothing: no voucher leaves `available`, no event is added."""
+    assert Voucher.objects.exclude(status="available").count() == count
+    assert VoucherEvent.objects.count() == count
+
+
 def test_claim_when_sold_out_is_409_sold_out(api):
     make_batch(quantity=1, code="ONE")
     member_upsert(external_id="M2")
     post_claim(api, "ONE", {"member": "M2"})
 
     assert_problem(post_claim(api, "ONE"), 409, "sold_out")
+    assert_claims_written(1)
 
 
 def test_claim_over_the_member_limit_is_409_limit_reached(api):
@@ -70,6 +77,7 @@ def test_claim_over_the_member_limit_is_409_limit_reached(api):
     post_claim(api, "ONE")
 
     assert_problem(post_claim(api, "ONE"), 409, "limit_reached")
+    assert_claims_written(1)
 
 
 def test_claim_on_a_paused_batch_is_409_batch_not_active(api):
@@ -77,16 +85,19 @@ def test_claim_on_a_paused_batch_is_409_batch_not_active(api):
     VoucherBatch.objects.filter(pk=batch.pk).update(status="paused")
 
     assert_problem(post_claim(api, "ONE"), 409, "batch_not_active")
+    assert_claims_written(0)
 
 
 def test_claim_for_an_unknown_member_is_404(api):
     make_batch(quantity=1, code="ONE")
 
     assert_problem(post_claim(api, "ONE", {"member": "GHOST"}), 404, "not_found")
+    assert_claims_written(0)
 
 
 def test_claim_on_an_unknown_batch_is_404(api):
     assert_problem(post_claim(api, "NOPE"), 404, "not_found")
+    assert not VoucherEvent.objects.exists()
 
 
 def test_claim_body_is_validated(api):
@@ -96,6 +107,7 @@ def test_claim_body_is_validated(api):
 
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"member", "channel", "trace"}
+    assert_claims_written(0)
 
 
 def test_claim_needs_its_scope(partner_api):
@@ -103,6 +115,7 @@ def test_claim_needs_its_scope(partner_api):
     api = partner_api(scopes=["vouchers:read"])
 
     assert post_claim(api, "ONE").json()["code"] == "permission_denied"
+    assert_claims_written(0)
 
 
 def test_a_retried_claim_replays_the_same_voucher_and_code(api):

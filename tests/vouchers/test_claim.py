@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from members.models import Member
 from members.services import member_upsert
 from riskcontrol.actors import Actor
 from riskcontrol.errors import NotFound, ValidationFailed
@@ -26,6 +27,13 @@ def claim(batch, external_id="M1", **kwargs):
     return voucher_claim(
         batch_code=batch.code, member_external_id=external_id, actor=ACTOR, **kwargs
     )
+
+
+def assert_claims_written(count):
+    """A refused claim writes nothing: no voucher leaves `available`, no event is added."""
+    assert Voucher.objects.exclude(status="available").count() == count
+    assert Voucher.objects.exclude(member=None).count() == count
+    assert VoucherEvent.objects.count() == count
 
 
 def test_claim_gives_the_member_a_voucher_with_its_code(member, time_machine):
@@ -88,6 +96,7 @@ def test_sold_out(member):
 
     assert raised.value.code == "sold_out"
     assert VoucherEvent.objects.count() == 1
+    assert_claims_written(1)
 
 
 def test_limit_reached(member):
@@ -100,6 +109,7 @@ def test_limit_reached(member):
 
     assert raised.value.code == "limit_reached"
     assert Voucher.objects.filter(member=member).count() == 2
+    assert_claims_written(2)
 
 
 def test_no_limit_lets_a_member_claim_many(member):
@@ -121,6 +131,7 @@ def test_batch_not_open(member, status):
 
     assert raised.value.code == "batch_not_active"
     assert not Voucher.objects.filter(member=member).exists()
+    assert_claims_written(0)
 
 
 @pytest.mark.parametrize(
@@ -137,10 +148,15 @@ def test_batch_outside_its_validity_window(member, valid_from, valid_until):
     with pytest.raises(BatchNotActive):
         claim(batch)
 
+    assert_claims_written(0)
+
 
 def test_unknown_batch(member):
     with pytest.raises(NotFound, match="No batch"):
         voucher_claim(batch_code="NOPE", member_external_id="M1", actor=ACTOR)
+
+    assert not VoucherBatch.objects.filter(code="NOPE").exists()
+    assert not VoucherEvent.objects.exists()
 
 
 @pytest.mark.parametrize("limit", [1, None])
@@ -151,6 +167,8 @@ def test_unknown_member(limit):
         claim(batch, external_id="GHOST")
 
     assert Voucher.objects.filter(status="available").count() == 2
+    assert not Member.objects.filter(external_id="GHOST").exists()
+    assert_claims_written(0)
 
 
 def test_oversized_trace_is_refused(member):
@@ -160,6 +178,7 @@ def test_oversized_trace_is_refused(member):
         claim(batch, trace={"x": "y" * 3000})
 
     assert "trace" in raised.value.errors
+    assert_claims_written(0)
 
 
 def test_invalid_batch_definitions_are_refused_per_field():

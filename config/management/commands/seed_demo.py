@@ -1,5 +1,7 @@
 """Demo data for a first run. Each app owns its demo data (`<app>/demo.py`); this
-command lives in analytics because analytics is the one app allowed to see all others."""
+command runs them in layer order (riskcontrol, members, vouchers, redemption; the
+partner key last) and lives in `config`, the one package allowed to import every app.
+Analytics only reads, so it seeds nothing."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
