@@ -1,7 +1,8 @@
 """No function-level imports (issue 10, item 5): an import inside a function hides a
 dependency from readers and from import-linter's reading of the layers. The one kind
-allowed is a documented cycle breaker: a Celery task importing its service (tasks ↔
-services), inside the task only."""
+allowed are documented cycle breakers: a Celery task importing its service (tasks ↔
+services), inside the task only, and an `AppConfig.ready()` registering with a lower
+app (Django loads models after `apps.py`, so `ready()` is where such imports go)."""
 
 import ast
 from pathlib import Path
@@ -11,9 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # riskcontrol/ and vouchers/ join this list once their restructuring lands.
 PACKAGES = ["config", "members", "redemption", "suppliers", "entitlements", "analytics"]
-# Known, and being moved by the same issue (item 4: the preview that records failed
-# guesses becomes a redemption service); not a pattern to copy.
-KNOWN = {("redemption/selectors.py", "vouchers.selectors")}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def function_level_imports(package: str) -> list[tuple[str, str]]:
@@ -24,6 +23,8 @@ def function_level_imports(package: str) -> list[tuple[str, str]]:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if path.name == "apps.py" and node.name == "ready":
                 continue
             for inner in ast.walk(node):
                 if isinstance(inner, ast.ImportFrom):
