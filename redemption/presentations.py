@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from riskcontrol.actors import Actor
 from vouchers.errors import InvalidTransition, VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.models import Voucher
-from vouchers.partner_reveal import voucher_for_partner
+from vouchers.services import voucher_for_partner
 
 from .errors import AlreadyRedeemed, NotClaimed, TokenExpired
 

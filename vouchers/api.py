@@ -15,8 +15,7 @@ from riskcontrol.text import json_text_problem, validate_identifier
 
 from . import selectors
 from .models import Voucher, VoucherBatch
-from .partner_reveal import REVEAL_ANY_SCOPE, voucher_reveal_for_partner
-from .services import voucher_claim
+from .services import REVEAL_ANY_SCOPE, voucher_claim, voucher_reveal_for_partner
 
 
 class VoucherOutput(serializers.Serializer):
