@@ -188,7 +188,7 @@ _FUNCTIONS = [
     ("lookup_indexes", "vouchers/secrets.py", "      of which the blind index (HMAC)"),
     ("voucher_for_update", "vouchers/locks.py", "    voucher_for_update (row lock)"),
     ("redemption_create>first", "django/db/models/query.py", "    store and rule lookups"),
-    ("voucher_mark_redeemed", "vouchers/services.py", "    voucher_mark_redeemed (+ event)"),
+    ("voucher_mark_redeemed", "vouchers/services/marks.py", "    voucher_mark_redeemed (+ event)"),
     ("create", "django/db/models/query.py", "    QuerySet.create (event, redemption)"),
     ("__exit__", "django/db/transaction.py", "    leaving atomic blocks (COMMIT)"),
     ("data", "rest_framework/serializers.py", "  output serializer"),

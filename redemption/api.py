@@ -12,7 +12,7 @@ from riskcontrol.errors import NotFound, PermissionDenied
 from riskcontrol.partner_api import PartnerApi
 from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
 from riskcontrol.text import validate_identifier
-from vouchers.partner_reveal import REVEAL_ANY_SCOPE
+from vouchers.services import REVEAL_ANY_SCOPE
 
 from .models import Redemption, Store
 from .presentations import presentation_create_for_partner

@@ -27,8 +27,8 @@ from riskcontrol.text import is_free_text_safe
 
 from .models import StoreStaff
 from .presentations import is_token
-from .selectors import expires_text, redemption_preview, staff_assignments, todays_redemptions
-from .services import redemption_create, redemption_reverse
+from .selectors import expires_text, staff_assignments, todays_redemptions
+from .services import redemption_create, redemption_preview, redemption_reverse
 
 SESSION_STORE = "clerk_store_id"
 SESSION_LAST_SEEN = "clerk_last_seen"

@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from riskcontrol.actors import Actor
 from vouchers.errors import InvalidTransition, VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.models import Voucher
-from vouchers.partner_reveal import voucher_for_partner
+from vouchers.rules import Refusal, voucher_status_refusal
+from vouchers.services import voucher_for_partner
 
 from .errors import AlreadyRedeemed, NotClaimed, TokenExpired
 
@@ -53,17 +54,19 @@ def presentation_create_for_partner(
 
 
 def presentation_create(*, voucher: Voucher, actor: Actor) -> Presentation:
-    """A fresh token for a claimed voucher that can still be redeemed."""
-    S = Voucher.Status
-    if voucher.status == S.REDEEMED:
+    """A fresh token for a claimed voucher that can still be redeemed. The voucher's own
+    state decides (`vouchers.rules.voucher_status_refusal`); a token is only for a
+    voucher a member holds, so an unclaimed one is refused whatever its batch allows."""
+    refusal = voucher_status_refusal(voucher, at=timezone.now())
+    if refusal == Refusal.REDEEMED:
         raise AlreadyRedeemed(redeemed_at=voucher.redeemed_at and voucher.redeemed_at.isoformat())
-    if voucher.status == S.FROZEN:
+    if refusal == Refusal.FROZEN:
         raise VoucherFrozen()
-    if voucher.status == S.VOID:
+    if refusal == Refusal.VOID:
         raise VoucherVoid()
-    if voucher.status == S.EXPIRED or (voucher.expires_at and voucher.expires_at <= timezone.now()):
+    if refusal == Refusal.EXPIRED:
         raise VoucherExpired()
-    if voucher.status != S.CLAIMED:
+    if voucher.status != Voucher.Status.CLAIMED:
         raise NotClaimed()
     token = PREFIX + _signer().sign(str(voucher.pk))
     lifetime = dt.timedelta(seconds=settings.PRESENTATION_TOKEN_SECONDS)

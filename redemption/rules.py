@@ -1,5 +1,6 @@
-"""Batch redemption rules: where, when, from what order amount; and what a voucher is
-worth on an order (`discount_amount`)."""
+"""Batch redemption rules: where, when, from what order amount; whether a voucher can be
+redeemed now, as the error to raise (the rule itself is `vouchers.rules`); and what a
+voucher is worth on an order (`discount_amount`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from riskcontrol.errors import ValidationFailed
+from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.models import Voucher, VoucherBatch
+from vouchers.rules import Refusal, voucher_face_value, voucher_redeem_refusal
 
-from .errors import BelowMinimumOrder, NotRedeemableHere, OutsideRedemptionWindow
-from .models import BatchRedemptionRule, Store
+from .errors import (
+    AlreadyRedeemed,
+    BelowMinimumOrder,
+    NotClaimed,
+    NotRedeemableHere,
+    OutsideRedemptionWindow,
+)
+from .models import BatchRedemptionRule, Redemption, Store
 
 CENT = Decimal("0.01")
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -130,7 +139,7 @@ def check_rules(
 
 def discount_for(*, batch: VoucherBatch, voucher: Voucher, order_amount: Decimal | None) -> Decimal:
     """What the voucher takes off this order (never more than the order itself)."""
-    face = voucher.face_value if voucher.face_value is not None else batch.face_value
+    face = voucher_face_value(voucher, batch)
     value_type = batch.value_type
     if value_type == VoucherBatch.ValueType.PERCENT:
         if order_amount is None:
@@ -145,3 +154,54 @@ def discount_for(*, batch: VoucherBatch, voucher: Voucher, order_amount: Decimal
     if order_amount is not None and value_type != VoucherBatch.ValueType.GIFT:
         discount = min(discount, order_amount)
     return discount.quantize(CENT)
+
+
+def _already_redeemed(voucher: Voucher) -> AlreadyRedeemed:
+    previous = (
+        Redemption.objects.select_related("store")
+        .filter(voucher=voucher, status=Redemption.Status.COMPLETED)
+        .first()
+    )
+    redeemed_at = previous.redeemed_at if previous else voucher.redeemed_at
+    store = previous.store if previous else None
+    detail = (
+        _("Already redeemed on %(when)s at %(store)s.")
+        % {
+            "when": timezone.localtime(redeemed_at).strftime("%Y-%m-%d %H:%M"),
+            "store": f"{store.name} ({store.code})",
+        }
+        if redeemed_at and store
+        else None
+    )
+    return AlreadyRedeemed(
+        detail,
+        redeemed_at=redeemed_at.isoformat() if redeemed_at else None,
+        store=store.code if store else None,
+        store_name=store.name if store else None,
+    )
+
+
+def check_voucher_redeemable(voucher: Voucher, batch: VoucherBatch, now: dt.datetime) -> None:
+    """Raise the error for why the voucher cannot be redeemed now (the rule is
+    `vouchers.rules.voucher_redeem_refusal`); return when it can."""
+    refusal = voucher_redeem_refusal(voucher, batch=batch, at=now)
+    if refusal is None:
+        return
+    if refusal == Refusal.REDEEMED:
+        raise _already_redeemed(voucher)
+    if refusal == Refusal.FROZEN:
+        raise VoucherFrozen()
+    if refusal == Refusal.VOID:
+        raise VoucherVoid()
+    if refusal == Refusal.EXPIRED:
+        raise VoucherExpired(
+            _("Expired on %(when)s.")
+            % {"when": timezone.localtime(voucher.expires_at).strftime("%Y-%m-%d %H:%M")}
+            if voucher.expires_at
+            else None
+        )
+    if refusal == Refusal.BATCH_ENDED:
+        raise VoucherExpired()
+    if refusal == Refusal.NOT_YET_VALID:
+        raise NotClaimed(_("This voucher is not valid yet."))
+    raise NotClaimed()

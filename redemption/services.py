@@ -1,8 +1,10 @@
-"""Redemption writes: stores and staff, redeeming, reversing."""
+"""Redemption writes: stores and staff, redeeming, the clerk's check (it counts failed
+guesses), reversing."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -11,27 +13,32 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.selectors import member_phone_masked
 from riskcontrol.actors import Actor
 from riskcontrol.audit import audit_changes, audit_record
-from riskcontrol.errors import NotFound, PermissionDenied, ValidationFailed
+from riskcontrol.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
 from riskcontrol.text import text_field_errors
-from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.locks import (
     voucher_for_update,
     voucher_for_update_by_code,
     voucher_for_update_by_serial,
 )
 from vouchers.models import Voucher, VoucherBatch
+from vouchers.rules import voucher_face_value
+from vouchers.selectors import voucher_by_id, voucher_id_by_code
 from vouchers.services import voucher_mark_redeemed, voucher_mark_unredeemed
 
-from .errors import AlreadyRedeemed, AlreadyReversed, NotClaimed, ReversalWindowPassed
+from .errors import AlreadyReversed, ReversalWindowPassed
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff
-from .presentations import presentation_voucher_id
-from .rules import check_rules, discount_for
-
-S = Voucher.Status
-
+from .presentations import is_token, presentation_voucher_id
+from .rules import (
+    check_rules,
+    check_voucher_redeemable,
+    discount_for,
+    format_windows,
+    minimum_order,
+)
 
 # --- Stores ------------------------------------------------------------------------------
 
@@ -218,53 +225,6 @@ def store_staff_remove(*, staff: StoreStaff, actor: Actor) -> None:
 # --- Redeeming ---------------------------------------------------------------------------
 
 
-def _already_redeemed(voucher: Voucher) -> AlreadyRedeemed:
-    previous = (
-        Redemption.objects.select_related("store")
-        .filter(voucher=voucher, status=Redemption.Status.COMPLETED)
-        .first()
-    )
-    redeemed_at = previous.redeemed_at if previous else voucher.redeemed_at
-    store = previous.store if previous else None
-    detail = (
-        _("Already redeemed on %(when)s at %(store)s.")
-        % {
-            "when": timezone.localtime(redeemed_at).strftime("%Y-%m-%d %H:%M"),
-            "store": f"{store.name} ({store.code})",
-        }
-        if redeemed_at and store
-        else None
-    )
-    return AlreadyRedeemed(
-        detail,
-        redeemed_at=redeemed_at.isoformat() if redeemed_at else None,
-        store=store.code if store else None,
-        store_name=store.name if store else None,
-    )
-
-
-def check_voucher_redeemable(voucher: Voucher, batch: VoucherBatch, now: dt.datetime) -> None:
-    if voucher.status == S.REDEEMED:
-        raise _already_redeemed(voucher)
-    if voucher.status == S.FROZEN:
-        raise VoucherFrozen()
-    if voucher.status == S.VOID:
-        raise VoucherVoid()
-    if voucher.status == S.EXPIRED or (voucher.expires_at and voucher.expires_at <= now):
-        raise VoucherExpired(
-            _("Expired on %(when)s.")
-            % {"when": timezone.localtime(voucher.expires_at).strftime("%Y-%m-%d %H:%M")}
-            if voucher.expires_at
-            else None
-        )
-    if batch.valid_until and batch.valid_until <= now:
-        raise VoucherExpired()
-    if batch.valid_from and now < batch.valid_from:
-        raise NotClaimed(_("This voucher is not valid yet."))
-    if voucher.status == S.AVAILABLE and not batch.allow_unclaimed_redemption:
-        raise NotClaimed()
-
-
 def _rule_of(batch: VoucherBatch) -> BatchRedemptionRule | None:
     try:
         return batch.redemption_rule
@@ -375,6 +335,64 @@ def _redeem_locked(
         user_id=actor.user_id,
         partner_client_id=actor.partner_client_id,
         redeemed_at=now,
+    )
+
+
+# --- Checking (the clerk's "Check" button) -------------------------------------------------
+
+
+@dataclass
+class Preview:
+    voucher: Voucher
+    member_masked: str
+    value_text: str
+    minimum: str
+    windows: str
+    refusal: DomainError | None
+
+
+def _value_text(voucher: Voucher) -> str:
+    batch = voucher.batch
+    if batch.value_type == batch.ValueType.PERCENT:
+        text = f"{100 - batch.percent_off:g}% ({batch.percent_off:g}% off)"
+        return text + (f", max {batch.max_discount} {batch.currency}" if batch.max_discount else "")
+    return f"{voucher_face_value(voucher, batch)} {batch.currency}"
+
+
+def redemption_preview(*, store: Store, actor: Actor, text: str) -> Preview:
+    """What the clerk sees on "Check": the voucher and whether it can be redeemed here now.
+    Changes no voucher; an unknown code or bad token counts towards the guessing limit,
+    as when redeeming (a write, hence a service). No transaction on purpose: the count is
+    written in its own short transaction (or in Redis), like `redemption_create`'s."""
+    keys = guess_keys(user_id=actor.user_id, store_id=store.pk, client_id=actor.partner_client_id)
+    guess_limit_check(keys)
+    voucher_id = presentation_voucher_id(text) if is_token(text) else voucher_id_by_code(text)
+    voucher = voucher_by_id(pk=voucher_id) if voucher_id else None
+    if voucher is None:
+        guess_failure_record(keys, actor_label=actor.label)
+        raise NotFound()
+    rule = BatchRedemptionRule.objects.filter(batch=voucher.batch).first()
+    minimum = minimum_order(voucher.batch, rule)
+    refusal = None
+    try:
+        now = timezone.now()
+        check_voucher_redeemable(voucher, voucher.batch, now)
+        check_rules(batch=voucher.batch, rule=rule, store=store, at=now, order_amount=minimum)
+        if voucher.batch.value_type != voucher.batch.ValueType.PERCENT:
+            discount_for(batch=voucher.batch, voucher=voucher, order_amount=None)
+    except DomainError as error:
+        refusal = error
+    return Preview(
+        voucher=voucher,
+        member_masked=(
+            member_phone_masked(voucher.member) or voucher.member.external_id[:3] + "***"
+        )
+        if voucher.member
+        else "",
+        value_text=_value_text(voucher),
+        minimum=f"{minimum} {voucher.batch.currency}" if minimum is not None else "",
+        windows=format_windows(rule.windows) if rule and rule.windows else "",
+        refusal=refusal,
     )
 
 

@@ -15,8 +15,8 @@ from riskcontrol.text import json_text_problem, validate_identifier
 
 from . import selectors
 from .models import Voucher, VoucherBatch
-from .partner_reveal import REVEAL_ANY_SCOPE, voucher_reveal_for_partner
-from .services import voucher_claim
+from .rules import voucher_face_value
+from .services import REVEAL_ANY_SCOPE, voucher_claim, voucher_reveal_for_partner
 
 
 class VoucherOutput(serializers.Serializer):
@@ -39,8 +39,7 @@ class VoucherOutput(serializers.Serializer):
 
     @extend_schema_field(serializers.DecimalField(max_digits=12, decimal_places=2))
     def get_face_value(self, voucher: Voucher) -> str:
-        value = voucher.face_value if voucher.face_value is not None else voucher.batch.face_value
-        return f"{value:.2f}"
+        return f"{voucher_face_value(voucher):.2f}"
 
 
 class ClaimCreateInput(serializers.Serializer):

@@ -13,6 +13,7 @@ from members.models import Member
 from riskcontrol.errors import NotFound
 
 from .models import Voucher, VoucherBatch
+from .secrets import pick_by_code
 
 
 def batch_get(*, code: str) -> VoucherBatch:
@@ -71,10 +72,13 @@ def member_vouchers(*, member: Member, status: str | None = None) -> QuerySet[Vo
     return vouchers.order_by("-claimed_at", "-id")
 
 
+def voucher_by_id(*, pk: int) -> Voucher | None:
+    """The voucher with this id, its batch and member in the same query; None if none."""
+    return Voucher.objects.select_related("batch", "member").filter(pk=pk).first()
+
+
 def voucher_id_by_code(raw_code: str) -> int | None:
     """The id of the voucher whose code is `raw_code` — never by decrypting anything."""
-    from .secrets import pick_by_code
-
     voucher = pick_by_code(Voucher.objects.only("pk", "secret_index"), raw_code)
     return voucher.pk if voucher else None
 

@@ -1,3 +1,12 @@
+"""Celery tasks of the vouchers app: thin, idempotent wrappers over services.
+
+Each task imports its service inside the task body, on purpose: the services enqueue
+these tasks (`voucher_batch_generate_task.delay_on_commit` in
+`vouchers.services.batches`), so importing the services here at the top would be an
+import cycle (tasks <-> services). This is the documented exception to "imports at the
+top of the module".
+"""
+
 import functools
 import logging
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from riskcontrol.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_import
-from vouchers.services import _TAKE_NEXT_AVAILABLE
+from vouchers.services.claims import _TAKE_NEXT_AVAILABLE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,0 +1,157 @@
+"""Revealing codes: one voucher's code to an operator or a partner system, every code
+of a selection in an export, each recorded as a reveal event.
+
+A partner client reveals (or gets a presentation token for) only the vouchers claimed
+through it. Serials are sequential and not secret, so "any voucher whose serial you can
+name" would let one `vouchers:reveal` key walk a batch; the scope `vouchers:reveal_any`
+lifts that (API.md). Any other serial answers 404 exactly like an unknown one, and both
+count towards the guessing limit of the client (`riskcontrol.guessing`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from riskcontrol.actors import Actor
+from riskcontrol.crypto import codec
+from riskcontrol.errors import NotFound, ValidationFailed
+from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
+from riskcontrol.spreadsheets import spreadsheet_safe
+
+from ..codes import format_code
+from ..errors import InvalidTransition, VoucherFrozen, VoucherVoid
+from ..models import Voucher, VoucherBatch, VoucherEvent
+from ..secrets import code_aad, reveal_code
+from .events import _event
+from .transitions import KEEP_STATUS, S, TransitionRule, _insert_events, _reason
+
+
+@transaction.atomic
+def voucher_reveal(
+    *, voucher: Voucher, actor: Actor, reason: str = "", for_partner: bool = False
+) -> str:
+    """The voucher's code, recorded as a reveal event (who, when, why).
+
+    An unclaimed card secret is never revealed: seeing it would count as delivering it,
+    and a delivered card secret must not go back to stock (void it first). A partner
+    cannot reveal a frozen or void voucher. Locks the voucher row.
+    """
+    locked = (
+        Voucher.objects.select_for_update(of=("self",)).select_related("batch").get(pk=voucher.pk)
+    )
+    if locked.batch.kind == VoucherBatch.Kind.CARD_SECRET and locked.status == S.AVAILABLE:
+        raise InvalidTransition(
+            _(
+                "An unclaimed card secret cannot be revealed: it would count as delivered. "
+                "Void it first if it must be inspected."
+            )
+        )
+    if for_partner and locked.status == S.FROZEN:
+        raise VoucherFrozen()
+    if for_partner and locked.status == S.VOID:
+        raise VoucherVoid()
+    if actor.kind == "user" and not reason.strip():
+        raise ValidationFailed({"reason": [_("Say why the code is needed.")]})
+    _event(
+        voucher=locked,
+        action=VoucherEvent.Action.REVEAL,
+        from_status=locked.status,
+        to_status=locked.status,
+        actor=actor,
+        extra=_reason(reason.strip()),
+    )
+    return reveal_code(locked, locked.batch)
+
+
+# --- Partners -------------------------------------------------------------------------------
+
+# Lifts "only vouchers claimed through this client" for reveals and presentation tokens.
+REVEAL_ANY_SCOPE = "vouchers:reveal_any"
+
+
+@dataclass(frozen=True)
+class PartnerReveal:
+    voucher: Voucher
+    code: str
+
+
+def voucher_claimed_through(*, voucher: Voucher, partner_client_id: int | None) -> bool:
+    """Whether the voucher's (latest) claim was made by this partner client."""
+    if partner_client_id is None:
+        return False
+    claimed_by = (
+        VoucherEvent.objects.filter(voucher_id=voucher.pk, action=VoucherEvent.Action.CLAIM)
+        .order_by("-created_at", "-id")
+        .values_list("partner_client_id", flat=True)
+        .first()
+    )
+    return claimed_by == partner_client_id
+
+
+def voucher_for_partner(*, serial: str, actor: Actor, any_voucher: bool) -> Voucher:
+    """The voucher `serial` if the partner client `actor` may hand out what stands for its
+    code (the code itself, or a presentation token that redeems it): claimed through that
+    client, or any voucher with `any_voucher`. Otherwise NotFound, like an unknown serial,
+    counted towards the client's guessing limit.
+
+    No transaction here on purpose: a refused serial is counted in its own short
+    transaction (or in Redis), so the count survives whatever the caller rolls back.
+    """
+    keys = guess_keys(user_id=actor.user_id, client_id=actor.partner_client_id)
+    guess_limit_check(keys)
+    voucher = Voucher.objects.select_related("batch", "member").filter(serial=serial).first()
+    if voucher is None or not (
+        any_voucher
+        or voucher_claimed_through(voucher=voucher, partner_client_id=actor.partner_client_id)
+    ):
+        guess_failure_record(keys)
+        raise NotFound(_("No voucher with this serial."))
+    return voucher
+
+
+def voucher_reveal_for_partner(*, serial: str, actor: Actor, reveal_any: bool) -> PartnerReveal:
+    """The code of the voucher `serial` for the partner client `actor`, recorded as a
+    reveal event (`voucher_reveal`, which owns the transaction and the row lock)."""
+    voucher = voucher_for_partner(serial=serial, actor=actor, any_voucher=reveal_any)
+    code = voucher_reveal(voucher=voucher, actor=actor, for_partner=True)
+    return PartnerReveal(voucher=voucher, code=code)
+
+
+# --- Export with codes ----------------------------------------------------------------------
+
+
+def vouchers_export_codes(
+    *, vouchers: models.QuerySet, actor: Actor, reason: str
+) -> Iterator[list[str]]:
+    """Rows (serial, supplier serial, code, status, expires at) of `vouchers`, codes in
+    clear, for an operator holding `vouchers.export_secrets`. Every voucher exported is
+    recorded first as a reveal event with the reason, set-based."""
+    if not reason.strip():
+        raise ValidationFailed({"reason": [_("Say why the codes are exported.")]})
+    everything = TransitionRule(VoucherEvent.Action.REVEAL, tuple(S.values), KEEP_STATUS)
+    with transaction.atomic():  # no lock: a reveal changes nothing it could race with
+        _insert_events(
+            vouchers.all(), everything, actor, {"reason": reason.strip(), "export": True}
+        )
+    sealer = codec()
+    yield ["serial", "supplier_serial", "code", "status", "expires_at"]
+    rows = vouchers.select_related("batch").order_by("batch_id", "sequence")
+    for voucher in rows.iterator(chunk_size=2000):
+        code = format_code(
+            sealer.decrypt(
+                voucher.secret_ciphertext, aad=code_aad(voucher.batch.code, voucher.serial)
+            ),
+            voucher.batch.code_format,
+        )
+        yield [
+            spreadsheet_safe(voucher.serial),
+            spreadsheet_safe(voucher.supplier_serial),
+            spreadsheet_safe(code),
+            voucher.status,
+            timezone.localtime(voucher.expires_at).isoformat() if voucher.expires_at else "",
+        ]
