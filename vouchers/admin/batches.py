@@ -22,7 +22,6 @@ from riskcontrol.admin_confirm import confirmed_action
 from riskcontrol.spreadsheets import csv_writer
 
 from .. import selectors
-from ..batch_edits import voucher_batch_update
 from ..cardstock import card_stock_refusal
 from ..models import BatchEvent, Voucher, VoucherBatch, VoucherEvent
 from ..services import (
@@ -34,6 +33,7 @@ from ..services import (
     voucher_batch_pause,
     voucher_batch_resume,
     voucher_batch_unfreeze,
+    voucher_batch_update,
     voucher_batch_void,
     vouchers_export_codes,
 )

@@ -11,10 +11,14 @@ from django.utils.translation import gettext_lazy as _
 
 from riskcontrol.errors import ValidationFailed
 
-from ..batch_edits import BATCH_EDITABLE_FIELDS, voucher_batch_update_validate
 from ..dates import DayOrMomentField
 from ..models import VoucherBatch
-from ..services import BATCH_RULE_FIELDS, voucher_batch_validate
+from ..services import (
+    BATCH_EDITABLE_FIELDS,
+    BATCH_RULE_FIELDS,
+    voucher_batch_update_validate,
+    voucher_batch_validate,
+)
 
 VALUE_FIELDS = [
     "kind",
