@@ -1,7 +1,19 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from riskcontrol.crypto import ReencryptionStep
+
 
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = _("Members")
+    # Collected by riskcontrol (roles after migrate; the key-rotation command).
+    role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
+    reencryption = (
+        ReencryptionStep(
+            label="member contacts",
+            model="members.Member",
+            reencrypt="members.services.members_reencrypt",
+            stale="members.selectors.members_under_older_keys",
+        ),
+    )

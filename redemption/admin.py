@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmation_page, confirmed_reason
-from riskcontrol.errors import DomainError, ValidationFailed
+from riskcontrol.console.confirm import confirmation_page, confirmed_reason
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, ValidationFailed
 from vouchers.admin import VoucherBatchAdmin
 
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.errors import ValidationFailed
 from vouchers.models import Voucher, VoucherBatch
 
 from .errors import BelowMinimumOrder, NotRedeemableHere, OutsideRedemptionWindow

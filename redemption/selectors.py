@@ -9,9 +9,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from members.selectors import member_phone_masked
-from riskcontrol.actors import Actor
-from riskcontrol.errors import DomainError, NotFound
-from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, NotFound
+from riskcontrol.rules.guessing import guess_failure_record, guess_keys, guess_limit_check
 from vouchers.models import Voucher
 
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff

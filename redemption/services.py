@@ -11,11 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
-from riskcontrol.audit import audit_changes, audit_record
-from riskcontrol.errors import NotFound, PermissionDenied, ValidationFailed
-from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
-from riskcontrol.text import text_field_errors
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes, audit_record
+from riskcontrol.core.errors import NotFound, PermissionDenied, ValidationFailed
+from riskcontrol.core.text import text_field_errors
+from riskcontrol.rules.guessing import guess_failure_record, guess_keys, guess_limit_check
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.locks import (
     voucher_for_update,

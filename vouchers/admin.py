@@ -27,10 +27,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmation_page, confirmed_reason, posted_reason
-from riskcontrol.errors import DomainError, ValidationFailed
-from riskcontrol.spreadsheets import csv_writer
+from riskcontrol.console.confirm import confirmation_page, confirmed_reason, posted_reason
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, ValidationFailed
+from riskcontrol.core.spreadsheets import csv_writer
 
 from . import selectors
 from .batch_edits import BATCH_EDITABLE_FIELDS, voucher_batch_update, voucher_batch_update_validate

@@ -14,9 +14,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
-from riskcontrol.audit import audit_changes
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes
+from riskcontrol.core.errors import ValidationFailed
 
 from .models import VoucherBatch
 from .services import _batch_event

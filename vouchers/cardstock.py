@@ -38,10 +38,10 @@ from django.utils.translation import pgettext
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, ValidationFailed
+from riskcontrol.core.spreadsheets import csv_writer
 from riskcontrol.crypto import codec, normalise_code
-from riskcontrol.errors import DomainError, ValidationFailed
-from riskcontrol.spreadsheets import csv_writer
 
 from .cardstock_events import WORKER, failure_message, job_event, job_fail, printable
 from .cardstock_reading import (

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from riskcontrol.actors import Actor
-from riskcontrol.errors import DomainError, ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, ValidationFailed
 
 from .models import CardStockImport, CardStockImportEvent, VoucherBatch
 from .upload_store import delete_upload

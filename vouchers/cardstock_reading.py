@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.errors import ValidationFailed
 
 _FEED = 64 * 1024  # bytes handed to expat at a time: character data arrives in pieces
 _CHECK_EVERY = 1024  # rows between two looks at the clock

@@ -5,7 +5,7 @@ Serials are sequential and not secret, so "any voucher whose serial you can name
 let one `vouchers:reveal` key walk a batch. A client reveals a voucher only when its
 claim was made through that client; the scope `vouchers:reveal_any` lifts that (API.md).
 Any other serial answers 404 exactly like an unknown one, and both count towards the
-guessing limit of the client (`riskcontrol.guessing`).
+guessing limit of the client (`riskcontrol.rules.guessing`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
-from riskcontrol.errors import NotFound
-from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import NotFound
+from riskcontrol.rules.guessing import guess_failure_record, guess_keys, guess_limit_check
 
 from .models import Voucher, VoucherEvent
 from .services import voucher_reveal

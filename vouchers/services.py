@@ -16,10 +16,10 @@ from django.utils.translation import gettext_lazy
 
 from members.locks import member_for_update
 from members.selectors import member_get
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import NotFound, ValidationFailed
+from riskcontrol.core.spreadsheets import spreadsheet_safe
 from riskcontrol.crypto import codec
-from riskcontrol.errors import NotFound, ValidationFailed
-from riskcontrol.spreadsheets import spreadsheet_safe
 
 from .codes import format_code, generate_codes
 from .errors import (

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from .cardstock import card_stock_progress
 from .models import BatchEvent, CardStockImport, JobWatch, VoucherBatch

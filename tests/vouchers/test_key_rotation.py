@@ -6,7 +6,7 @@ from django.core.management import call_command
 from members import selectors as member_selectors
 from members.services import member_upsert
 from redemption.services import redemption_create, store_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from riskcontrol.crypto import DecryptionError, generate_key, key_id_of
 from riskcontrol.models import IdempotencyKey
 from tests.vouchers.factories import make_batch

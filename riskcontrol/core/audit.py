@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db import models
 
+from ..models import AuditEvent
 from .actors import Actor
-from .models import AuditEvent
 
 
 def _plain(value: Any) -> Any:

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from .text import is_free_text_safe
+from ..core.text import is_free_text_safe
 
 
 def confirmed(request: HttpRequest) -> bool:
