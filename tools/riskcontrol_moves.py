@@ -47,13 +47,16 @@ _OLD = "|".join(re.escape(old.split(".", 1)[1]) for old in sorted(MOVES, key=len
 _DOTTED = re.compile(rf"\briskcontrol\.({_OLD})(?![\w])")
 # "riskcontrol/x.py" file paths (bench profiles name files).
 _PATH = re.compile(rf"\briskcontrol/({_OLD})\.py\b")
-# from riskcontrol import a, b as c  (single line)
-_FROM_PACKAGE = re.compile(r"^(\s*)from riskcontrol import ([^\n(]+)$", re.MULTILINE)
+# from riskcontrol import a, b as c   (one line, or in parentheses over several)
+_FROM_PACKAGE = re.compile(
+    r"^([ \t]*)from riskcontrol import (?:\(([^)]*)\)|([^\n(]+))$", re.MULTILINE
+)
 
 
 def _rewrite_from_package(match: re.Match) -> str:
-    indent, names = match.group(1), match.group(2)
-    parts = [part.strip() for part in names.split("#", 1)[0].split(",") if part.strip()]
+    indent, names = match.group(1), match.group(2) or match.group(3)
+    names = " ".join(line.split("#", 1)[0] for line in names.splitlines())
+    parts = [" ".join(part.split()) for part in names.split(",") if part.strip()]
     kept, lines = [], []
     for part in parts:
         name, _as, alias = part.partition(" as ")
@@ -62,7 +65,10 @@ def _rewrite_from_package(match: re.Match) -> str:
             kept.append(part)
             continue
         package, module = new.rsplit(".", 1)
-        lines.append(f"{indent}from {package} import {module} as {(alias or name).strip()}")
+        alias = (alias or name).strip()
+        lines.append(
+            f"{indent}from {package} import {module}" + (f" as {alias}" if alias != module else "")
+        )
     if not lines:
         return match.group(0)
     if kept:

@@ -123,9 +123,7 @@ def _resumed(batch_id: int, action: str, detail: str) -> None:
         batch_id=batch_id,
         action=action,
         detail=detail[:255],
-        actor_kind=SWEEPER.kind,
-        actor_label=SWEEPER.label,
-        context=SWEEPER.context(),
+        **BatchEvent.actor_stamp(SWEEPER),
     )
 
 

@@ -1,12 +1,18 @@
 """The who-did-it columns that every append-only event table repeats: the actor's kind
 and label, the operator (if any), the request context and the time. Abstract models, so
-each table keeps its own columns (no schema change); set the values from an `Actor`."""
+each table keeps its own columns (no schema change). Write the columns from an `Actor`
+with `Model.actor_stamp(actor)`:
+`VoucherEvent.objects.create(voucher=…, **VoucherEvent.actor_stamp(actor))`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from .actors import Actor
 
 
 class ActorStamped(models.Model):
@@ -28,6 +34,16 @@ class ActorStamped(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def actor_stamp(cls, actor: Actor, *, extra: dict | None = None) -> dict[str, Any]:
+        """The stamp columns for a row written by `actor`; `extra` joins the context."""
+        return {
+            "actor_kind": actor.kind,
+            "actor_label": actor.label[:150],
+            "user_id": actor.user_id,
+            "context": {**actor.context(), **(extra or {})},
+        }
+
 
 class PartnerActorStamped(ActorStamped):
     """`ActorStamped` plus the partner client, for tables the partner API also writes."""
@@ -43,3 +59,10 @@ class PartnerActorStamped(ActorStamped):
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def actor_stamp(cls, actor: Actor, *, extra: dict | None = None) -> dict[str, Any]:
+        return {
+            **super().actor_stamp(actor, extra=extra),
+            "partner_client_id": actor.partner_client_id,
+        }
