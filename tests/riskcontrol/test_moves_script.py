@@ -1,5 +1,7 @@
 """tools/riskcontrol_moves.py rewrites the old flat riskcontrol paths (issue 10)."""
 
+# riskcontrol_moves: leave this file
+
 import importlib.util
 from pathlib import Path
 
@@ -67,4 +69,11 @@ def test_it_rewrites_the_files_it_is_given(tmp_path):
     assert moves.main([str(tmp_path)]) == 0
 
     assert path.read_text(encoding="utf-8") == "from riskcontrol.http.problems import problem\n"
+    assert moves.main(["--check", str(tmp_path)]) == 0
+
+
+def test_it_leaves_a_file_with_the_marker_alone(tmp_path):
+    text = f"# {moves.LEAVE_MARKER}\nfrom riskcontrol.problems import problem\n"
+    (tmp_path / "fixture.py").write_text(text, encoding="utf-8")
+
     assert moves.main(["--check", str(tmp_path)]) == 0
