@@ -7,8 +7,12 @@ from riskcontrol.crypto import ReencryptionStep
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = _("Members")
-    # Collected by riskcontrol (roles after migrate; the key-rotation command).
+    # Collected by riskcontrol (roles after migrate, partner API scopes, key rotation).
     role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
+    partner_scopes = {
+        "members:read": _("Read members and the vouchers they hold"),
+        "members:write": _("Create and update members"),
+    }
     reencryption = (
         ReencryptionStep(
             label="member contacts",

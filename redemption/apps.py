@@ -5,7 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class RedemptionConfig(AppConfig):
     name = "redemption"
     verbose_name = _("Redemption")
-    # Collected by riskcontrol's roles after every migrate.
+    # Collected by riskcontrol (roles after every migrate; the partner API's scopes).
+    partner_scopes = {
+        "redemptions:read": _("Read redemptions"),
+        "redemptions:write": _("Redeem and reverse"),
+        "redemptions:serial": _("Redeem by serial (trusted POS)"),
+        "stores:read": _("Read stores"),
+        "stores:write": _("Create and update stores"),
+    }
     role_permissions = {
         "Operator": ("*",),
         "Store clerk": ("add_redemption", "view_redemption", "view_store"),

@@ -203,9 +203,9 @@ def code_lookup_forms(raw: str) -> list[str]:
 
 # --- Key rotation: apps declare what to re-encrypt ------------------------------------
 # An app whose tables hold sealed values lists them in its AppConfig, e.g.
-#     reencryption = (ReencryptionStep(label="voucher codes", model="vouchers.Voucher",
-#                                      reencrypt="vouchers.services.vouchers_reencrypt",
-#                                      stale="vouchers.selectors.vouchers_under_older_keys"),)
+#     reencryption = (ReencryptionStep(label="order notes", model="shop.Order",
+#                                      reencrypt="shop.services.orders_reencrypt",
+#                                      stale="shop.selectors.orders_under_older_keys"),)
 # Dotted paths, because apps.py is imported before any model can be. The command
 # `rotate_voucher_keys` runs every declared step, in INSTALLED_APPS order.
 

@@ -7,7 +7,7 @@ from riskcontrol.crypto import ReencryptionStep
 class VouchersConfig(AppConfig):
     name = "vouchers"
     verbose_name = _("Vouchers")
-    # Collected by riskcontrol (roles after migrate; the key-rotation command). Revealing
+    # Collected by riskcontrol (roles after migrate, partner API scopes, key rotation). Revealing
     # and exporting codes is never granted by a wildcard: only the Secret custodian has it.
     sensitive_permissions = ("reveal_secret", "export_secrets")
     role_permissions = {
@@ -15,6 +15,14 @@ class VouchersConfig(AppConfig):
         "Store clerk": ("view_voucher",),
         "Secret custodian": sensitive_permissions,
         "Auditor": ("view_*",),
+    }
+    partner_scopes = {
+        "batches:read": _("Read batches and their stock"),
+        "vouchers:claim": _("Claim vouchers for members"),
+        "vouchers:read": _("Read vouchers"),
+        "vouchers:reveal": _("Reveal codes of vouchers claimed through this client"),
+        "vouchers:reveal_any": _("Reveal the code of any voucher (with vouchers:reveal)"),
+        "vouchers:present": _("Create presentation tokens (QR codes)"),
     }
     reencryption = (
         ReencryptionStep(

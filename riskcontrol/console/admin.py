@@ -15,7 +15,7 @@ from rest_framework_api_key.admin import APIKey
 
 from ..core.actors import Actor
 from ..models import AuditEvent, IdempotencyKey, PartnerClient, PartnerClientKey, RiskAlert
-from ..partners.scopes import SCOPE_CHOICES
+from ..partners.scopes import scope_choices
 from ..services import (
     partner_client_create,
     partner_client_delete,
@@ -47,7 +47,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class PartnerClientForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
         label=_("scopes"),
-        choices=SCOPE_CHOICES,
+        choices=scope_choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )

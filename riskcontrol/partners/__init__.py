@@ -22,11 +22,10 @@ from .idempotency import (
     idempotency_release,
     idempotency_stale_count,
 )
-from .scopes import SCOPE_CHOICES, SCOPES
+from .scopes import SCOPES, scope_choices
 
 __all__ = [
     "SCOPES",
-    "SCOPE_CHOICES",
     "StoredResponse",
     "idempotency_begin",
     "idempotency_complete",
@@ -40,4 +39,5 @@ __all__ = [
     "partner_client_update",
     "partner_key_issue",
     "partner_keys_revoke",
+    "scope_choices",
 ]

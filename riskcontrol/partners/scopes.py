@@ -1,21 +1,48 @@
-"""The scopes a partner client can hold (API.md, "Resources")."""
+"""The scopes a partner client can hold (API.md, "Resources").
 
-from django.utils.translation import gettext_lazy as _
+Each app declares the scopes of its own resources in its AppConfig, as
+`partner_scopes = {"vouchers:claim": _("Claim vouchers for members"), …}`; `SCOPES`
+collects them in INSTALLED_APPS order (lower apps first), when first read, so riskcontrol
+names no upper app.
+"""
 
-SCOPES: dict[str, object] = {
-    "members:read": _("Read members and the vouchers they hold"),
-    "members:write": _("Create and update members"),
-    "batches:read": _("Read batches and their stock"),
-    "vouchers:claim": _("Claim vouchers for members"),
-    "vouchers:read": _("Read vouchers"),
-    "vouchers:reveal": _("Reveal codes of vouchers claimed through this client"),
-    "vouchers:reveal_any": _("Reveal the code of any voucher (with vouchers:reveal)"),
-    "vouchers:present": _("Create presentation tokens (QR codes)"),
-    "redemptions:read": _("Read redemptions"),
-    "redemptions:write": _("Redeem and reverse"),
-    "redemptions:serial": _("Redeem by serial (trusted POS)"),
-    "stores:read": _("Read stores"),
-    "stores:write": _("Create and update stores"),
-}
+from __future__ import annotations
 
-SCOPE_CHOICES = [(scope, f"{scope} — {label}") for scope, label in SCOPES.items()]
+from collections.abc import Iterator, Mapping
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _declared() -> dict[str, object]:
+    scopes: dict[str, object] = {}
+    for config in apps.get_app_configs():
+        for scope, label in getattr(config, "partner_scopes", {}).items():
+            if scope in scopes:
+                raise ImproperlyConfigured(f"{config.label}: scope {scope!r} declared twice")
+            scopes[scope] = label
+    return scopes
+
+
+class _Scopes(Mapping):
+    """Scope -> translatable description, read from the app registry on each use."""
+
+    def __getitem__(self, scope: str) -> object:
+        return _declared()[scope]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_declared())
+
+    def __len__(self) -> int:
+        return len(_declared())
+
+    def __repr__(self) -> str:
+        return f"SCOPES({list(self)!r})"
+
+
+SCOPES: Mapping[str, object] = _Scopes()
+
+
+def scope_choices() -> list[tuple[str, str]]:
+    """Form choices ("scope — description"); pass the function itself as `choices`."""
+    return [(scope, f"{scope} — {label}") for scope, label in _declared().items()]

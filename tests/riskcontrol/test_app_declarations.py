@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from riskcontrol.console.roles import app_roles, roles_sync
 from riskcontrol.crypto import reencryption_steps
+from riskcontrol.partners.scopes import SCOPES, scope_choices
 
 RISKCONTROL = Path(apps.get_app_config("riskcontrol").path)
 UPPER_APPS = ("config", "members", "vouchers", "redemption", "suppliers", "entitlements")
@@ -76,6 +77,29 @@ def test_key_rotation_steps_come_from_the_apps_lower_apps_first():
         ("members.Member", "member contacts"),
         ("vouchers.Voucher", "voucher codes"),
     ]
+
+
+def test_the_partner_scopes_are_collected_from_the_apps_in_the_order_they_had():
+    assert list(SCOPES) == [
+        "members:read",
+        "members:write",
+        "batches:read",
+        "vouchers:claim",
+        "vouchers:read",
+        "vouchers:reveal",
+        "vouchers:reveal_any",
+        "vouchers:present",
+        "redemptions:read",
+        "redemptions:write",
+        "redemptions:serial",
+        "stores:read",
+        "stores:write",
+    ]
+    assert str(SCOPES["vouchers:claim"]) == "Claim vouchers for members"
+    assert scope_choices()[0] == (
+        "members:read",
+        "members:read — Read members and the vouchers they hold",
+    )
 
 
 def _modules():
