@@ -1,7 +1,7 @@
 """The scopes a partner client can hold (API.md, "Resources").
 
 Each app declares the scopes of its own resources in its AppConfig, as
-`partner_scopes = {"vouchers:claim": _("Claim vouchers for members"), …}`; `SCOPES`
+`partner_scopes = {"orders:read": _("Read orders"), …}`; `SCOPES`
 collects them in INSTALLED_APPS order (lower apps first), when first read, so riskcontrol
 names no upper app.
 """
