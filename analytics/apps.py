@@ -5,3 +5,5 @@ from django.utils.translation import gettext_lazy as _
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = _("Analytics")
+    # Collected by riskcontrol's roles after every migrate.
+    role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}

@@ -122,7 +122,7 @@ def generate_batch(
     (e.g. valid_days). Returns (batch id, generation seconds)."""
     from decimal import Decimal
 
-    from riskcontrol.actors import Actor
+    from riskcontrol.core.actors import Actor
     from vouchers.services import voucher_batch_create, voucher_batch_generate
 
     actor = Actor.system("bench")

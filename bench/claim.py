@@ -102,7 +102,7 @@ def claim_sql(member_external_id: str) -> str:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from riskcontrol.actors import Actor
+    from riskcontrol.core.actors import Actor
     from vouchers.services import voucher_claim
 
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:

@@ -162,7 +162,7 @@ def main() -> int:
         )
         from decimal import Decimal
 
-        from riskcontrol.actors import Actor
+        from riskcontrol.core.actors import Actor
         from vouchers.services import voucher_batch_create
 
         actor = Actor.system("bench")

@@ -179,11 +179,11 @@ _PACKAGES = [
 # Inclusive shares of these functions: (function name, file, label); "parent>name" counts
 # only calls made directly from `parent`.
 _FUNCTIONS = [
-    ("authenticate", "riskcontrol/authentication.py", "API key authentication"),
+    ("authenticate", "riskcontrol/http/authentication.py", "API key authentication"),
     ("post", "redemption/api.py", "RedemptionCreateApi.post"),
-    ("validate", "riskcontrol/partner_api.py", "  input validation (serializer)"),
+    ("validate", "riskcontrol/http/partner_api.py", "  input validation (serializer)"),
     ("redemption_create", "redemption/services.py", "  redemption_create"),
-    ("guess_limit_check", "riskcontrol/guessing.py", "    guess_limit_check"),
+    ("guess_limit_check", "riskcontrol/rules/guessing.py", "    guess_limit_check"),
     ("voucher_find_by_code", "vouchers/selectors.py", "    voucher_find_by_code (2 lookups)"),
     ("lookup_indexes", "vouchers/secrets.py", "      of which the blind index (HMAC)"),
     ("voucher_for_update", "vouchers/locks.py", "    voucher_for_update (row lock)"),

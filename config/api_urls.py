@@ -5,9 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from members import api as members_api
 from redemption import api as redemption_api
-from riskcontrol import api as riskcontrol_api
-from riskcontrol.problems import api_not_found
-from riskcontrol.text import IdentifierConverter
+from riskcontrol.core.text import IdentifierConverter
+from riskcontrol.http import health as riskcontrol_api
+from riskcontrol.http.problems import api_not_found
 from vouchers import api as vouchers_api
 
 # Path parameters are identifiers: control characters and direction marks never match.

@@ -5,3 +5,5 @@ from django.utils.translation import gettext_lazy as _
 class EntitlementsConfig(AppConfig):
     name = "entitlements"
     verbose_name = _("Benefits")
+    # Collected by riskcontrol's roles after every migrate.
+    role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}

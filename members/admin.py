@@ -6,8 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from riskcontrol.actors import Actor
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import ValidationFailed
 
 from . import pii, selectors
 from .models import Member, Tag, Tier

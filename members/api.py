@@ -5,9 +5,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from riskcontrol.partner_api import PartnerApi
-from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
-from riskcontrol.text import validate_identifier
+from riskcontrol.core.text import validate_identifier
+from riskcontrol.http.partner_api import PartnerApi
+from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
 
 from . import selectors
 from .models import Member

@@ -1,7 +1,23 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from riskcontrol.crypto import ReencryptionStep
+
 
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = _("Members")
+    # Collected by riskcontrol (roles after migrate, partner API scopes, key rotation).
+    role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
+    partner_scopes = {
+        "members:read": _("Read members and the vouchers they hold"),
+        "members:write": _("Create and update members"),
+    }
+    reencryption = (
+        ReencryptionStep(
+            label="member contacts",
+            model="members.Member",
+            reencrypt="members.services.members_reencrypt",
+            stale="members.selectors.members_under_older_keys",
+        ),
+    )

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 
-from riskcontrol.errors import NotFound
+from riskcontrol.core.errors import NotFound
 
 from .models import Member
 

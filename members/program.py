@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
-from riskcontrol.audit import audit_changes, audit_record
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes, audit_record
+from riskcontrol.core.errors import ValidationFailed
 
 from .models import Tag, Tier
 

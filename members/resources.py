@@ -3,8 +3,8 @@ phones and e-mails are sealed exactly as the API does it; exports show them mask
 
 from import_export import fields, resources
 
-from riskcontrol.actors import Actor
-from riskcontrol.spreadsheets import SpreadsheetSafeExport
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.spreadsheets import SpreadsheetSafeExport
 
 from . import selectors
 from .models import Member

@@ -7,7 +7,7 @@ import contextlib
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from riskcontrol.errors import NotFound
+from riskcontrol.core.errors import NotFound
 
 from . import pii
 from .models import Member
@@ -55,3 +55,8 @@ def members_by_contact(term: str) -> QuerySet[Member]:
     with contextlib.suppress(pii.InvalidContact):
         condition |= Q(email_index=pii.blind_index("email", pii.normalise_email(term)))
     return Member.objects.filter(condition)
+
+
+def members_under_older_keys(*, key_id: str) -> int:
+    """Members whose contacts are sealed under a key other than `key_id` (key rotation)."""
+    return Member.objects.exclude(pii_key_id__in=["", key_id]).count()

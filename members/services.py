@@ -10,11 +10,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
-from riskcontrol.audit import audit_changes, audit_record
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes, audit_record
+from riskcontrol.core.errors import ValidationFailed
+from riskcontrol.core.text import IDENTIFIER_MESSAGE, is_identifier_safe
 from riskcontrol.crypto import codec
-from riskcontrol.errors import ValidationFailed
-from riskcontrol.text import IDENTIFIER_MESSAGE, is_identifier_safe
 
 from . import pii
 from .models import Member, Tag, Tier

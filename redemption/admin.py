@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmed_action
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.console.confirm import confirmed_action
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import ValidationFailed
 
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff
 from .resources import StoreResource

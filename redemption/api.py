@@ -8,10 +8,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from riskcontrol.errors import NotFound, PermissionDenied
-from riskcontrol.partner_api import PartnerApi
-from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
-from riskcontrol.text import validate_identifier
+from riskcontrol.core.errors import NotFound, PermissionDenied
+from riskcontrol.core.text import validate_identifier
+from riskcontrol.http.partner_api import PartnerApi
+from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
 from vouchers.services import REVEAL_ANY_SCOPE
 
 from .models import Redemption, Store

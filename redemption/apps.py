@@ -5,6 +5,19 @@ from django.utils.translation import gettext_lazy as _
 class RedemptionConfig(AppConfig):
     name = "redemption"
     verbose_name = _("Redemption")
+    # Collected by riskcontrol (roles after every migrate; the partner API's scopes).
+    partner_scopes = {
+        "redemptions:read": _("Read redemptions"),
+        "redemptions:write": _("Redeem and reverse"),
+        "redemptions:serial": _("Redeem by serial (trusted POS)"),
+        "stores:read": _("Read stores"),
+        "stores:write": _("Create and update stores"),
+    }
+    role_permissions = {
+        "Operator": ("*",),
+        "Store clerk": ("add_redemption", "view_redemption", "view_store"),
+        "Auditor": ("view_*",),
+    }
 
     def ready(self) -> None:
         # Imported here, not at the top: admin modules import models, which are not

@@ -21,9 +21,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from riskcontrol.actors import Actor
-from riskcontrol.errors import DomainError, RateLimited
-from riskcontrol.text import is_free_text_safe
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, RateLimited
+from riskcontrol.core.text import is_free_text_safe
 
 from .models import StoreStaff
 from .presentations import is_token

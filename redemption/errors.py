@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 
-from riskcontrol.errors import DomainError
+from riskcontrol.core.errors import DomainError
 
 
 class AlreadyRedeemed(DomainError):

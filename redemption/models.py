@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from riskcontrol.text import validate_identifier
+from riskcontrol.core.text import validate_identifier
 
 
 class Store(models.Model):

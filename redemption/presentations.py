@@ -16,7 +16,7 @@ from django.core import signing
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from vouchers.errors import InvalidTransition, VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.models import Voucher
 from vouchers.rules import Refusal, voucher_status_refusal

@@ -1,7 +1,7 @@
 from import_export import resources
 
-from riskcontrol.actors import Actor
-from riskcontrol.spreadsheets import SpreadsheetSafeExport
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.spreadsheets import SpreadsheetSafeExport
 
 from .models import Store
 from .services import store_upsert

@@ -13,9 +13,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
-from riskcontrol.audit import audit_changes, audit_record
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes, audit_record
+from riskcontrol.core.errors import ValidationFailed
 from vouchers.models import VoucherBatch
 
 from .models import BatchRedemptionRule, Store

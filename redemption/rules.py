@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.errors import ValidationFailed
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.models import Voucher, VoucherBatch
 from vouchers.rules import Refusal, voucher_face_value, voucher_redeem_refusal

@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.selectors import member_phone_masked
-from riskcontrol.actors import Actor
-from riskcontrol.audit import audit_changes, audit_record
-from riskcontrol.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
-from riskcontrol.text import text_field_errors
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes, audit_record
+from riskcontrol.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from riskcontrol.core.text import text_field_errors
+from riskcontrol.rules.guessing import guess_failure_record, guess_keys, guess_limit_check
 from vouchers.locks import (
     voucher_for_update,
     voucher_for_update_by_code,

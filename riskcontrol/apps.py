@@ -1,26 +1,31 @@
-from django.apps import AppConfig, apps
+from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
-
-def _sync_roles_after_last_app(sender, using="default", **kwargs) -> None:
-    # post_migrate fires once per app; permissions of every app exist only after the last.
-    with_models = [config for config in apps.get_app_configs() if config.models_module]
-    if not with_models or sender.label != with_models[-1].label:
-        return
-    from .services import roles_sync
-
-    roles_sync()
+from .crypto import ReencryptionStep
 
 
 class RiskcontrolConfig(AppConfig):
     name = "riskcontrol"
     verbose_name = _("Risk control and partner access")
+    # Collected by riskcontrol.console.roles and riskcontrol.crypto, like every app's.
+    role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
+    reencryption = (
+        ReencryptionStep(
+            label="stored API responses",
+            model="riskcontrol.IdempotencyKey",
+            reencrypt="riskcontrol.partners.idempotency.idempotency_reencrypt",
+            stale="riskcontrol.partners.idempotency.idempotency_stale_count",
+        ),
+    )
 
     def ready(self) -> None:
-        from . import (  # noqa: F401  (registers the OpenAPI auth extension, system checks)
-            authentication,
-            checks,
-        )
+        # The one import inside a function in riskcontrol: apps.py is imported before any
+        # model exists, so modules that register things on import (the OpenAPI auth
+        # extension, the system checks, the roles hook) can only be loaded here.
+        from . import checks, console  # noqa: F401
+        from .http import authentication  # noqa: F401
 
-        post_migrate.connect(_sync_roles_after_last_app, dispatch_uid="quanyi.roles_sync")
+        post_migrate.connect(
+            console.roles.roles_sync_after_migrate, dispatch_uid="quanyi.roles_sync"
+        )

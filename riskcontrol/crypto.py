@@ -23,14 +23,17 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
@@ -196,3 +199,44 @@ def code_lookup_forms(raw: str) -> list[str]:
     if folded and folded not in forms:
         forms.append(folded)
     return [form for form in forms if form]
+
+
+# --- Key rotation: apps declare what to re-encrypt ------------------------------------
+# An app whose tables hold sealed values lists them in its AppConfig, e.g.
+#     reencryption = (ReencryptionStep(label="order notes", model="shop.Order",
+#                                      reencrypt="shop.services.orders_reencrypt",
+#                                      stale="shop.selectors.orders_under_older_keys"),)
+# Dotted paths, because apps.py is imported before any model can be. The command
+# `rotate_voucher_keys` runs every declared step, in INSTALLED_APPS order.
+
+
+@dataclass(frozen=True)
+class ReencryptionStep:
+    """One table whose sealed values `rotate_voucher_keys` re-seals under the newest key.
+
+    `reencrypt` names a service `(*, chunk_size) -> Iterator[int]` (rows re-sealed per
+    chunk, re-runnable); `stale` names a read `(*, key_id) -> int` (rows still sealed under
+    another key)."""
+
+    label: str
+    model: str  # "app_label.Model", for the table name in the report
+    reencrypt: str
+    stale: str
+
+    @property
+    def table(self) -> str:
+        return apps.get_model(self.model)._meta.db_table
+
+    def run(self, *, chunk_size: int) -> Iterator[int]:
+        service: Callable[..., Iterator[int]] = import_string(self.reencrypt)
+        return service(chunk_size=chunk_size)
+
+    def stale_count(self, *, key_id: str) -> int:
+        return import_string(self.stale)(key_id=key_id)
+
+
+def reencryption_steps() -> list[ReencryptionStep]:
+    """Every step declared by an installed app (`AppConfig.reencryption`), lower apps first."""
+    return [
+        step for config in apps.get_app_configs() for step in getattr(config, "reencryption", ())
+    ]

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from .models import PartnerClient
-from .scopes import SCOPES
+from .partners.scopes import SCOPES
 from .services import partner_client_create, partner_key_issue, partner_keys_revoke, roles_sync
 
 DEMO_USERS = [

@@ -1,7 +1,8 @@
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+
+from .core.stamped import PartnerActorStamped
 
 
 class PartnerClient(models.Model):
@@ -91,7 +92,7 @@ class IdempotencyKey(models.Model):
 
 
 class GuessCounter(models.Model):
-    """A fixed-window counter (`riskcontrol.counters`) kept in the database when no Redis
+    """A fixed-window counter (`riskcontrol.rules.counters`) kept in the database when no Redis
     is configured, or while Redis is down or hung: failed lookups (unknown codes, bad
     tokens) per clerk, client or store, and API throttle counts. Updated in its own short
     transaction, outside the failing one."""
@@ -108,7 +109,7 @@ class GuessCounter(models.Model):
         return f"{self.key}: {self.count}"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(PartnerActorStamped):
     """Append-only record of a console or API change to a record that has no history of
     its own (members, stores, staff, redemption rules, partner clients). Vouchers and
     batches keep their own event tables. `changes` names the fields that changed, with
@@ -119,26 +120,6 @@ class AuditEvent(models.Model):
     subject_label = models.CharField(_("record"), max_length=200, blank=True)
     action = models.CharField(_("action"), max_length=32)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
-    actor_kind = models.CharField(_("actor kind"), max_length=16)
-    actor_label = models.CharField(_("actor"), max_length=150)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("user"),
-    )
-    partner_client = models.ForeignKey(
-        PartnerClient,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("partner client"),
-    )
-    context = models.JSONField(_("context"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("audit event")

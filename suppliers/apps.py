@@ -5,3 +5,5 @@ from django.utils.translation import gettext_lazy as _
 class SuppliersConfig(AppConfig):
     name = "suppliers"
     verbose_name = _("Suppliers")
+    # Collected by riskcontrol's roles after every migrate.
+    role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}

@@ -5,7 +5,7 @@ from django.urls import path
 from rest_framework.response import Response
 
 from config.urls import urlpatterns as real_urlpatterns
-from riskcontrol.partner_api import PartnerApi
+from riskcontrol.http.partner_api import PartnerApi
 
 SECRET_IN_EXCEPTION = "CARD-SECRET-1234-5678"
 

@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# riskcontrol/ and vouchers/ join this list once their restructuring lands.
-PACKAGES = ["config", "members", "redemption", "suppliers", "entitlements", "analytics"]
+PACKAGES = [
+    "config",
+    "riskcontrol",
+    "members",
+    "vouchers",
+    "redemption",
+    "suppliers",
+    "entitlements",
+    "analytics",
+]
 KNOWN: set[tuple[str, str]] = set()
 
 

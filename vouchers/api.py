@@ -7,11 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from members.selectors import member_get
-from riskcontrol.errors import ValidationFailed
-from riskcontrol.pagination import PagePagination
-from riskcontrol.partner_api import PartnerApi
-from riskcontrol.schema import IDEMPOTENCY_PARAMETER, problem_responses
-from riskcontrol.text import json_text_problem, validate_identifier
+from riskcontrol.core.errors import ValidationFailed
+from riskcontrol.core.text import json_text_problem, validate_identifier
+from riskcontrol.http.pagination import PagePagination
+from riskcontrol.http.partner_api import PartnerApi
+from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
 
 from . import selectors
 from .models import Voucher, VoucherBatch

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from .models import VoucherBatch
 from .services import voucher_batch_create, voucher_batch_generate

@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from riskcontrol.core.stamped import ActorStamped, PartnerActorStamped
+
 
 class VoucherBatch(models.Model):
     """A set of vouchers created together, with one value and one set of rules."""
@@ -356,7 +358,7 @@ class CardStockImport(models.Model):
         return f"{self.file_name} → {self.batch.code}"
 
 
-class CardStockImportEvent(models.Model):
+class CardStockImportEvent(ActorStamped):
     """Append-only history of a card-stock import: who uploaded, confirmed or abandoned
     it, and how it ended (with the reason when it failed)."""
 
@@ -376,18 +378,6 @@ class CardStockImportEvent(models.Model):
     )
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     detail = models.CharField(_("detail"), max_length=255, blank=True)
-    actor_kind = models.CharField(_("actor kind"), max_length=16)
-    actor_label = models.CharField(_("actor"), max_length=150)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("user"),
-    )
-    context = models.JSONField(_("context"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("card-stock import event")
@@ -398,7 +388,7 @@ class CardStockImportEvent(models.Model):
         return f"{self.get_action_display()} {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class BatchEvent(models.Model):
+class BatchEvent(ActorStamped):
     """Append-only history of a batch's own changes (pause, resume, close, freeze …)."""
 
     batch = models.ForeignKey(
@@ -406,18 +396,6 @@ class BatchEvent(models.Model):
     )
     action = models.CharField(_("action"), max_length=32)
     detail = models.CharField(_("detail"), max_length=255, blank=True)
-    actor_kind = models.CharField(_("actor kind"), max_length=16)
-    actor_label = models.CharField(_("actor"), max_length=150)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("user"),
-    )
-    context = models.JSONField(_("context"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("batch event")
@@ -428,7 +406,7 @@ class BatchEvent(models.Model):
         return f"{self.action} {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class VoucherEvent(models.Model):
+class VoucherEvent(PartnerActorStamped):
     """Append-only history of one voucher: every transition and every reveal."""
 
     class Action(models.TextChoices):
@@ -450,27 +428,7 @@ class VoucherEvent(models.Model):
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     from_status = models.CharField(_("from"), max_length=16, blank=True)
     to_status = models.CharField(_("to"), max_length=16, blank=True)
-    actor_kind = models.CharField(_("actor kind"), max_length=16)
-    actor_label = models.CharField(_("actor"), max_length=150)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("user"),
-    )
-    partner_client = models.ForeignKey(
-        "riskcontrol.PartnerClient",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("partner client"),
-    )
     channel = models.CharField(_("channel"), max_length=32, blank=True)
-    context = models.JSONField(_("context"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("voucher event")

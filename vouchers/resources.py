@@ -1,6 +1,6 @@
 from import_export import fields, resources
 
-from riskcontrol.spreadsheets import SpreadsheetSafeExport
+from riskcontrol.core.spreadsheets import SpreadsheetSafeExport
 
 from .models import Voucher
 

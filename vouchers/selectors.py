@@ -10,7 +10,7 @@ from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from members.models import Member
-from riskcontrol.errors import NotFound
+from riskcontrol.core.errors import NotFound
 
 from .models import Voucher, VoucherBatch
 from .secrets import pick_by_code
@@ -89,3 +89,8 @@ def voucher_find_by_code(raw_code: str) -> Voucher | None:
     if voucher_id is None:
         return None
     return Voucher.objects.select_related("batch", "member").get(pk=voucher_id)
+
+
+def vouchers_under_older_keys(*, key_id: str) -> int:
+    """Vouchers whose code is sealed under a key other than `key_id` (key rotation)."""
+    return Voucher.objects.exclude(key_id=key_id).count()

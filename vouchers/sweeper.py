@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from .cardstock import card_stock_progress
 from .models import BatchEvent, CardStockImport, JobWatch, VoucherBatch
@@ -123,9 +123,7 @@ def _resumed(batch_id: int, action: str, detail: str) -> None:
         batch_id=batch_id,
         action=action,
         detail=detail[:255],
-        actor_kind=SWEEPER.kind,
-        actor_label=SWEEPER.label,
-        context=SWEEPER.context(),
+        **BatchEvent.actor_stamp(SWEEPER),
     )
 
 

@@ -52,14 +52,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "riskcontrol.middleware.RequestIdMiddleware",
+    "riskcontrol.http.middleware.RequestIdMiddleware",
     # Outside everything that reads the Host header or the body (see its docstring).
-    "riskcontrol.middleware.ApiProblemMiddleware",
+    "riskcontrol.http.middleware.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "riskcontrol.middleware.NulQueryMiddleware",
+    "riskcontrol.http.middleware.NulQueryMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -120,12 +120,12 @@ CACHES = {
 }
 # Redis down or hung must not fail a request: every Redis call times out quickly, a
 # process that saw a failure leaves Redis alone for a few seconds, cache reads then miss
-# and writes are dropped (riskcontrol/fallback.py); counters fall back to the database.
+# and writes are dropped (riskcontrol/rules/fallback.py); counters fall back to the database.
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
 REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=5.0)
 for _cache in CACHES.values():
     if _cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-        _cache["BACKEND"] = "riskcontrol.fallback.FailSoftRedisCache"
+        _cache["BACKEND"] = "riskcontrol.rules.fallback.FailSoftRedisCache"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -178,21 +178,21 @@ VOUCHER_INDEX_KEY = env.str("VOUCHER_INDEX_KEY", default="")
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
 # Uploaded member files hold phone numbers: out of the file system, sealed in the cache.
-IMPORT_EXPORT_TMP_STORAGE_CLASS = "riskcontrol.import_storage.SealedCacheStorage"
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "riskcontrol.console.import_storage.SealedCacheStorage"
 # Off: it strips a leading "=" and misses + - @; resources mix in
-# riskcontrol.spreadsheets.SpreadsheetSafeExport instead (an apostrophe, nothing lost).
+# riskcontrol.core.spreadsheets.SpreadsheetSafeExport instead (an apostrophe, nothing lost).
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = False
 
 # --- Partner API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["riskcontrol.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["riskcontrol.permissions.HasScope"],
-    "DEFAULT_PARSER_CLASSES": ["riskcontrol.parsers.BoundedJSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["riskcontrol.http.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["riskcontrol.http.permissions.HasScope"],
+    "DEFAULT_PARSER_CLASSES": ["riskcontrol.http.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "riskcontrol.pagination.PagePagination",
-    "EXCEPTION_HANDLER": "riskcontrol.problems.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["riskcontrol.throttles.PartnerClientRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "riskcontrol.http.pagination.PagePagination",
+    "EXCEPTION_HANDLER": "riskcontrol.http.problems.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["riskcontrol.http.throttles.PartnerClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "PAGE_SIZE": 50,
 }
@@ -243,7 +243,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": "riskcontrol.api.ComponentStatus"},
+    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": "riskcontrol.http.health.ComponentStatus"},
 }
 
 # --- Celery ---------------------------------------------------------------------------
@@ -324,7 +324,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "riskcontrol.request_context.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "riskcontrol.core.request_context.RequestIdLogFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",

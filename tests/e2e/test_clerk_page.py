@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from redemption.models import Redemption, StoreStaff
 from redemption.presentations import presentation_create
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.redemption.factories import claimed_code, make_staff, make_store
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from members.services import member_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.models import VoucherBatch, VoucherEvent
 from vouchers.services import voucher_claim

@@ -69,7 +69,7 @@ def test_the_sealed_upload_is_confirmed_and_then_removed(console_client):
 
 
 def test_the_sealed_entry_lives_an_hour_at_most():
-    from riskcontrol.import_storage import SealedCacheStorage
+    from riskcontrol.console.import_storage import SealedCacheStorage
 
     storage = SealedCacheStorage()
     storage.save(b"phone\n13900000000\n")

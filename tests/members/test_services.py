@@ -5,7 +5,7 @@ import pytest
 from members import selectors
 from members.models import Member, Tag
 from members.services import member_upsert
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.errors import ValidationFailed
 from tests.members.factories import TierFactory
 from tests.utils import race, requires_postgresql
 

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from members.services import member_upsert
 from redemption.models import BatchRedemptionRule, Store, StoreStaff
 from redemption.services import store_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.services import voucher_claim
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from members.services import member_upsert
 from redemption.models import Redemption, Store
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.redemption.factories import claimed_code, make_store
 from tests.vouchers.factories import make_batch
 from vouchers.models import Voucher

@@ -6,7 +6,7 @@ import pytest
 
 from redemption.models import Redemption
 from redemption.services import redemption_create
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from riskcontrol.models import RiskAlert
 from tests.redemption.factories import claimed_code, make_staff, make_store
 from vouchers.models import Voucher
@@ -73,7 +73,7 @@ def test_a_store_wide_burst_raises_one_alert_and_slows_only_the_guessers(
     clerk = make_staff("clerk", store)
     claim = claimed_code()
 
-    with caplog.at_level(logging.WARNING, logger="riskcontrol.guessing"):
+    with caplog.at_level(logging.WARNING, logger="riskcontrol.rules.guessing"):
         answers = [
             guess(api, 100 * number + attempt).status_code
             for number, api in enumerate(guessers)
@@ -95,7 +95,7 @@ def test_a_store_wide_burst_raises_one_alert_and_slows_only_the_guessers(
 
 
 def test_the_alert_is_shown_in_the_console(console_client, store, settings):
-    from riskcontrol.guessing import guess_failure_record, guess_keys
+    from riskcontrol.rules.guessing import guess_failure_record, guess_keys
 
     settings.GUESS_STORE_ALERT_AT = 2
     keys = guess_keys(store_id=store.pk, client_id=7)

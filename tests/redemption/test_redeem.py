@@ -17,8 +17,8 @@ from redemption.errors import (
 from redemption.models import Redemption
 from redemption.presentations import presentation_create
 from redemption.services import redemption_create, redemption_reverse
-from riskcontrol.actors import Actor
-from riskcontrol.errors import NotFound, PermissionDenied, RateLimited, ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import NotFound, PermissionDenied, RateLimited, ValidationFailed
 from tests.redemption.factories import claimed_code, make_store, rule_for
 from tests.vouchers.factories import make_batch
 from vouchers.errors import VoucherExpired, VoucherFrozen, VoucherVoid

@@ -7,8 +7,8 @@ from django.contrib.auth.models import Group, User
 
 from redemption.models import Redemption
 from redemption.services import redemption_create
-from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import ConfirmedAction
+from riskcontrol.console.confirm import ConfirmedAction
+from riskcontrol.core.actors import Actor
 from riskcontrol.models import AuditEvent, PartnerClientKey
 from riskcontrol.services import partner_client_create, partner_key_issue
 from tests.redemption.factories import claimed_code, make_store

@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from members.services import member_upsert
-from riskcontrol.scopes import SCOPES
+from riskcontrol.partners.scopes import SCOPES
 from tests.redemption.factories import make_store
 from tests.vouchers import hostile_files as hostile
 from tests.vouchers.factories import make_batch
@@ -195,8 +195,8 @@ def test_a_body_over_the_limit_is_413_payload_too_large(world):
 
 
 def test_the_parser_stops_reading_at_the_limit_even_without_a_content_length(settings):
-    from riskcontrol.errors import PayloadTooLarge
-    from riskcontrol.parsers import BoundedJSONParser
+    from riskcontrol.core.errors import PayloadTooLarge
+    from riskcontrol.http.parsers import BoundedJSONParser
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     stream = io.BytesIO(json.dumps({"name": "x" * 5000}).encode())
@@ -341,7 +341,7 @@ def test_a_nul_in_the_clerk_reversal_reason_is_refused_on_the_page(reason):
 
     from redemption.models import Redemption, StoreStaff
     from redemption.services import redemption_create
-    from riskcontrol.actors import Actor
+    from riskcontrol.core.actors import Actor
     from tests.redemption.factories import claimed_code, make_staff
 
     store = make_store(code="S001")
@@ -389,7 +389,7 @@ def test_a_nul_in_the_redemption_reversal_reason_in_the_console(console_client):
 
     from redemption.models import Redemption
     from redemption.services import redemption_create
-    from riskcontrol.actors import Actor
+    from riskcontrol.core.actors import Actor
     from tests.redemption.factories import claimed_code
 
     make_store(code="S001")
@@ -458,7 +458,7 @@ def test_a_nul_in_an_api_query_string_is_a_problem_document(world, url):
 @pytest.mark.parametrize("bad", ["M\u202e1", "M\x001", "M\x1b1", "M\u20661"])
 def test_member_upsert_refuses_unsafe_external_ids_and_tier_codes(bad):
     from members.models import Member
-    from riskcontrol.errors import ValidationFailed
+    from riskcontrol.core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as refused:
         member_upsert(external_id=bad)
@@ -484,7 +484,7 @@ def test_member_upsert_refuses_unsafe_external_ids_and_tier_codes(bad):
 def test_store_upsert_refuses_unsafe_text(fields, field):
     from redemption.models import Store
     from redemption.services import store_upsert
-    from riskcontrol.errors import ValidationFailed
+    from riskcontrol.core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as refused:
         store_upsert(**{"code": "S1", "name": "Store", **fields})

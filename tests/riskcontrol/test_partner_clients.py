@@ -138,7 +138,7 @@ def test_operator_purges_expired_idempotency_keys_from_the_console(
 
 
 def test_registering_a_taken_name_is_a_clear_validation_error():
-    from riskcontrol.errors import ValidationFailed
+    from riskcontrol.core.errors import ValidationFailed
     from riskcontrol.services import partner_client_create
 
     partner_client_create(name="CRM", scopes=[])

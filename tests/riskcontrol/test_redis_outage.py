@@ -13,9 +13,9 @@ import pytest
 import redis
 from django.test import Client
 
-from riskcontrol.actors import Actor
-from riskcontrol.fallback import breaker
+from riskcontrol.core.actors import Actor
 from riskcontrol.models import GuessCounter
+from riskcontrol.rules.fallback import breaker
 from tests.redemption.factories import claimed_code, make_staff, make_store
 from tests.redis_server import OwnRedis, requires_redis_server
 
@@ -24,7 +24,7 @@ pytestmark = [
     requires_redis_server,
 ]
 WRITE = ["redemptions:write", "redemptions:read", "batches:read"]
-CACHE = "riskcontrol.fallback.FailSoftRedisCache"
+CACHE = "riskcontrol.rules.fallback.FailSoftRedisCache"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from vouchers.models import VoucherBatch
 from vouchers.services import voucher_batch_create, voucher_batch_generate
 

@@ -4,7 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from members.services import member_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.models import Voucher, VoucherBatch
 from vouchers.services import voucher_claim

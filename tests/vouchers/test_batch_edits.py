@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.models import BatchEvent, VoucherBatch
 from vouchers.services import voucher_batch_activate, voucher_batch_create

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from members.services import member_upsert
-from riskcontrol.actors import Actor
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import ValidationFailed
 from tests.vouchers.test_admin import add_form
 from vouchers.cardstock import card_stock_import
 from vouchers.models import Voucher, VoucherBatch

@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers import hostile_files as hostile
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_import

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_import
 from vouchers.cardstock import service as cardstock
@@ -167,7 +167,7 @@ def test_xlsx_file(stock_batch, tmp_path):
 
 
 def test_a_file_without_a_code_column_is_refused(stock_batch):
-    from riskcontrol.errors import ValidationFailed
+    from riskcontrol.core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as raised:
         run(stock_batch, b"serial,region\nA,B\n")
@@ -201,7 +201,7 @@ def test_importing_the_same_file_again_adds_nothing(stock_batch):
 
 
 def test_only_empty_card_secret_batches_take_card_stock():
-    from riskcontrol.errors import ValidationFailed
+    from riskcontrol.core.errors import ValidationFailed
 
     generated = make_batch(quantity=1)
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_job_confirm, card_stock_job_start, seal_stream
 from vouchers.models import CardStockImport, Voucher

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from tests.vouchers.hostile_files import inline_row, sheet_xml, xlsx
 from vouchers.cardstock import card_stock_job_start, card_stock_uploads_cleanup

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from members.models import Member
 from members.services import member_upsert
-from riskcontrol.actors import Actor
-from riskcontrol.errors import NotFound, ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import NotFound, ValidationFailed
 from tests.vouchers.factories import make_batch
 from vouchers.errors import BatchNotActive, LimitReached, SoldOut
 from vouchers.models import Voucher, VoucherBatch, VoucherEvent

@@ -11,7 +11,7 @@ import pytest
 from django.db import ProgrammingError, connection
 from django.utils import timezone
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_import
 from vouchers.services.claims import _TAKE_NEXT_AVAILABLE

@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_import
 from vouchers.secrets import reveal_code

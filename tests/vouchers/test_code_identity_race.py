@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.utils import race, requires_postgresql
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_import

@@ -3,7 +3,7 @@
 import pytest
 
 from members.services import member_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.models import CardStockImport, Voucher, VoucherBatch, VoucherEvent
 from vouchers.secrets import reveal_code

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from openpyxl import Workbook
 
 from members.services import member_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.test_admin import add_form
 from vouchers.cardstock import card_stock_import
 from vouchers.models import Voucher, VoucherBatch

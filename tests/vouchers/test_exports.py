@@ -42,7 +42,7 @@ def test_viewers_reach_the_voucher_export_page(console_client):
 
 @pytest.fixture
 def stock_with_tricky_codes():
-    from riskcontrol.actors import Actor
+    from riskcontrol.core.actors import Actor
 
     batch = make_batch(quantity=None, kind="card_secret", code="TRICKY")
     data = b"code\n=SUM(A1)\n-AB12\n+CD34\n@EF56\nPLAIN-1\n"
@@ -186,7 +186,7 @@ def test_store_export_neutralises_all_four_formula_starts():
 
 def test_voucher_list_export_neutralises_supplier_serials_and_members():
     from members.services import member_upsert
-    from riskcontrol.actors import Actor
+    from riskcontrol.core.actors import Actor
     from vouchers.services import voucher_claim
 
     batch = make_batch(quantity=None, kind="card_secret", code="FSER")
@@ -206,7 +206,7 @@ def test_voucher_list_export_neutralises_supplier_serials_and_members():
 
 
 def test_import_report_csv_neutralises_masked_codes(console_client):
-    from riskcontrol.actors import Actor
+    from riskcontrol.core.actors import Actor
     from vouchers.cardstock import report_csv
     from vouchers.models import CardStockImport
 
@@ -251,6 +251,6 @@ def test_import_report_csv_neutralises_masked_codes(console_client):
     ],
 )
 def test_the_one_spreadsheet_helper(value, written):
-    from riskcontrol.spreadsheets import spreadsheet_safe
+    from riskcontrol.core.spreadsheets import spreadsheet_safe
 
     assert spreadsheet_safe(value) == written

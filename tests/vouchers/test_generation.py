@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from riskcontrol.crypto import codec
 from tests.vouchers.factories import make_batch
 from vouchers.models import Voucher, VoucherBatch

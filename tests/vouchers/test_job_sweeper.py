@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.utils import IN_CI, race, requires_postgresql
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_job_confirm, card_stock_job_start

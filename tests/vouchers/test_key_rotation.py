@@ -6,7 +6,7 @@ from django.core.management import call_command
 from members import selectors as member_selectors
 from members.services import member_upsert
 from redemption.services import redemption_create, store_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from riskcontrol.crypto import DecryptionError, generate_key, key_id_of
 from riskcontrol.models import IdempotencyKey
 from tests.vouchers.factories import make_batch
@@ -68,3 +68,32 @@ def test_without_rotation_removing_the_old_key_fails_clearly(settings):
 
     with pytest.raises(DecryptionError, match="key id 'a'"):
         reveal_code(Voucher.objects.get(batch=batch))
+
+
+def test_the_rotation_reports_every_table_it_rotates_stored_api_responses_included(
+    settings, partner_api
+):
+    # given: a voucher, a member's contacts and a stored API response under key A
+    settings.VOUCHER_KEYS = f"a:{KEY_A}"
+    make_batch(quantity=2, code="REP", per_member_limit=None)
+    member_upsert(external_id="M1", phone="13912345678")
+    api = partner_api(scopes=["vouchers:claim"])
+    api.post(
+        "/api/v1/batches/REP/claims", {"member": "M1"}, format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    settings.VOUCHER_KEYS = f"b:{KEY_B},a:{KEY_A}"
+    out = io.StringIO()
+
+    # when
+    call_command("rotate_voucher_keys", stdout=out)
+
+    # then: each table is named with what it had to do, and none is left behind
+    report = out.getvalue()
+    assert "stored API responses (riskcontrol_idempotencykey): 1 to re-encrypt" in report
+    assert "member contacts (members_member): 1 to re-encrypt" in report
+    assert "voucher codes (vouchers_voucher): 2 to re-encrypt" in report
+    assert (
+        "Nothing left under older keys (0 rows in riskcontrol_idempotencykey, members_member, "
+        "vouchers_voucher)." in report
+    )
+    assert "13912345678" not in report

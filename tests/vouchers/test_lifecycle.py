@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from members.services import member_upsert
-from riskcontrol.actors import Actor
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import ValidationFailed
 from tests.vouchers.factories import make_batch
 from vouchers.errors import BatchNotActive, InvalidTransition, VoucherFrozen, VoucherVoid
 from vouchers.models import BatchEvent, CardStockImport, Voucher, VoucherBatch, VoucherEvent

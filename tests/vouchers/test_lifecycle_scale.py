@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.utils import requires_postgresql
 from tests.vouchers.factories import make_batch
 from vouchers.models import CardStockImport, Voucher, VoucherEvent

@@ -1,7 +1,7 @@
 import pytest
 
 from members.services import member_upsert
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from vouchers.models import VoucherEvent
 from vouchers.services import voucher_claim, voucher_freeze, voucher_void

@@ -17,9 +17,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmed_action
-from riskcontrol.spreadsheets import csv_writer
+from riskcontrol.console.confirm import confirmed_action
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.spreadsheets import csv_writer
 
 from .. import selectors
 from ..cardstock import card_stock_refusal

@@ -14,10 +14,10 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmed_action
-from riskcontrol.errors import DomainError
-from riskcontrol.spreadsheets import csv_writer
+from riskcontrol.console.confirm import confirmed_action
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError
+from riskcontrol.core.spreadsheets import csv_writer
 
 from ..cardstock import (
     card_stock_job_abandon,

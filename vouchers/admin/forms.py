@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils.translation import gettext_lazy as _
 
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.errors import ValidationFailed
 
 from ..dates import DayOrMomentField
 from ..models import VoucherBatch

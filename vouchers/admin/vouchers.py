@@ -16,9 +16,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from riskcontrol.actors import Actor
-from riskcontrol.admin_confirm import confirmed_action
-from riskcontrol.errors import DomainError
+from riskcontrol.console.confirm import confirmed_action
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError
 
 from .. import selectors
 from ..models import Voucher, VoucherEvent

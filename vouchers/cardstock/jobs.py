@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from ..models import CardStockImport, CardStockImportEvent, VoucherBatch
 from ..tasks import card_stock_import_task, card_stock_validate_task

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.errors import ValidationFailed
 
 CHECK_EVERY = 1024  # rows between two looks at the clock
 

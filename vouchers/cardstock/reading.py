@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.errors import ValidationFailed
 
 from .limits import ReadLimits, bounded_lines
 from .report import ImportReport

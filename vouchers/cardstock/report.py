@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskcontrol.spreadsheets import csv_writer
+from riskcontrol.core.spreadsheets import csv_writer
 
 from .limits import ReadLimits
 

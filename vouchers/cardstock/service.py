@@ -19,9 +19,9 @@ from typing import Any, BinaryIO
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, ValidationFailed
 from riskcontrol.crypto import codec
-from riskcontrol.errors import DomainError, ValidationFailed
 
 from ..models import CardStockImport, Voucher, VoucherBatch
 from ..secrets import code_aad

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from riskcontrol.actors import Actor
-from riskcontrol.audit import audit_changes
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes
+from riskcontrol.core.errors import ValidationFailed
 
 from ..errors import InvalidTransition
 from ..models import VoucherBatch

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 
 from members.locks import member_for_update
 from members.selectors import member_get
-from riskcontrol.actors import Actor
-from riskcontrol.errors import NotFound, ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import NotFound, ValidationFailed
 
 from ..errors import BatchNotActive, LimitReached, SoldOut
 from ..models import Voucher, VoucherBatch, VoucherEvent

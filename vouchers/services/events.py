@@ -3,7 +3,7 @@ reveal), one BatchEvent per batch change, each with the actor and its request co
 
 from __future__ import annotations
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from ..models import BatchEvent, Voucher, VoucherBatch, VoucherEvent
 

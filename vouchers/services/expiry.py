@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from ..models import Voucher, VoucherBatch
 from .events import _batch_event

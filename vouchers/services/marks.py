@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from ..errors import InvalidTransition
 from ..models import Voucher, VoucherBatch, VoucherEvent

@@ -5,7 +5,7 @@ A partner client reveals (or gets a presentation token for) only the vouchers cl
 through it. Serials are sequential and not secret, so "any voucher whose serial you can
 name" would let one `vouchers:reveal` key walk a batch; the scope `vouchers:reveal_any`
 lifts that (API.md). Any other serial answers 404 exactly like an unknown one, and both
-count towards the guessing limit of the client (`riskcontrol.guessing`).
+count towards the guessing limit of the client (`riskcontrol.rules.guessing`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import NotFound, ValidationFailed
+from riskcontrol.core.spreadsheets import spreadsheet_safe
 from riskcontrol.crypto import codec
-from riskcontrol.errors import NotFound, ValidationFailed
-from riskcontrol.guessing import guess_failure_record, guess_keys, guess_limit_check
-from riskcontrol.spreadsheets import spreadsheet_safe
+from riskcontrol.rules.guessing import guess_failure_record, guess_keys, guess_limit_check
 
 from ..codes import format_code
 from ..errors import InvalidTransition, VoucherFrozen, VoucherVoid

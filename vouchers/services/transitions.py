@@ -10,7 +10,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from riskcontrol.actors import Actor
+from riskcontrol.core.actors import Actor
 
 from ..errors import InvalidTransition
 from ..models import CardStockImport, Voucher, VoucherBatch, VoucherEvent

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from riskcontrol.errors import ValidationFailed
-from riskcontrol.scopes import SCOPES
+from riskcontrol.core.errors import ValidationFailed
+from riskcontrol.partners.scopes import SCOPES
 from riskcontrol.services import partner_client_create, partner_key_issue
 
 

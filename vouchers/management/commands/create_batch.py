@@ -3,8 +3,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
-from riskcontrol.actors import Actor
-from riskcontrol.errors import ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import ValidationFailed
 from vouchers.dates import parse_moment
 from vouchers.models import VoucherBatch
 from vouchers.services import voucher_batch_activate, voucher_batch_create, voucher_batch_generate

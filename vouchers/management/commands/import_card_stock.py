@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from riskcontrol.actors import Actor
-from riskcontrol.errors import DomainError, ValidationFailed
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import DomainError, ValidationFailed
 from vouchers.cardstock import (
     JOB_FAILURES,
     card_stock_cli_job_begin,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import connection, models
 from drf_spectacular.utils import extend_schema
@@ -12,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .fallback import redis_timeouts
+from ..rules.fallback import redis_timeouts
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +50,7 @@ def _broker_ok() -> bool:
                 return bool(client.ping())
             finally:
                 client.close()
-        from config.celery import app
-
-        with app.connection_for_write(url=url) as conn:
+        with current_app.connection_for_write(url=url) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         return True
     except Exception as error:

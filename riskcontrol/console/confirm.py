@@ -15,9 +15,9 @@ from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from .actors import Actor
-from .errors import DomainError
-from .text import is_free_text_safe
+from ..core.actors import Actor
+from ..core.errors import DomainError
+from ..core.text import is_free_text_safe
 
 
 def confirmed(request: HttpRequest) -> bool:

@@ -14,7 +14,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from .models import PartnerClient, PartnerClientKey
+from ..models import PartnerClient, PartnerClientKey
 
 KEYWORD = "Api-Key"
 
@@ -60,7 +60,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "riskcontrol.authentication.ApiKeyAuthentication"
+    target_class = "riskcontrol.http.authentication.ApiKeyAuthentication"
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema):

@@ -16,9 +16,9 @@ import logging
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from ..core.errors import RateLimited
+from ..models import RiskAlert
 from .counters import counters_add, counters_read
-from .errors import RateLimited
-from .models import RiskAlert
 
 logger = logging.getLogger(__name__)
 

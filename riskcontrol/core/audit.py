@@ -14,8 +14,8 @@ from typing import Any
 
 from django.db import models
 
+from ..models import AuditEvent
 from .actors import Actor
-from .models import AuditEvent
 
 
 def _plain(value: Any) -> Any:
@@ -60,9 +60,5 @@ def audit_record(
         subject_label=(label or str(subject))[:200],
         action=action,
         changes=dict(changes or {}),
-        actor_kind=actor.kind,
-        actor_label=actor.label[:150],
-        user_id=actor.user_id,
-        partner_client_id=actor.partner_client_id,
-        context=actor.context(),
+        **AuditEvent.actor_stamp(actor),
     )

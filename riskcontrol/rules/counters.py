@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..models import GuessCounter
 from .fallback import RedisUnavailable, redis_call
-from .models import GuessCounter
 
 
 def counters_add(keys: list[str], *, window: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""Domain errors. Services raise them; `riskcontrol.problems` maps them to HTTP once.
+"""Domain errors. Services raise them; `riskcontrol.http.problems` maps them to HTTP once.
 
 Each app defines its own (`SoldOut`, `AlreadyRedeemed`, ...) by subclassing `DomainError`
 with a stable `code` (API.md's table) and an HTTP `status`.

@@ -13,7 +13,7 @@ from uuid import uuid4
 from django.core.cache import cache
 from import_export.tmp_storages import BaseStorage
 
-from .crypto import codec
+from ..crypto import codec
 
 
 class SealedCacheStorage(BaseStorage):

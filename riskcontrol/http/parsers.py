@@ -17,7 +17,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils import json
 
-from .errors import PayloadTooLarge, payload_limit_text
+from ..core.errors import PayloadTooLarge, payload_limit_text
 
 
 def json_depth(value: Any) -> int:

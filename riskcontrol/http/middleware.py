@@ -9,9 +9,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext_lazy as _
 
-from .errors import payload_limit_text
+from ..core.errors import payload_limit_text
+from ..core.request_context import request_id_var
 from .problems import API_PREFIX, problem_response_for_status
-from .request_context import request_id_var
 
 _INCOMING_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Answers that are already JSON (problem documents, the health report) pass untouched.

@@ -1,8 +1,8 @@
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from ..rules.counters import counters_add, counters_read
 from .authentication import PartnerPrincipal
-from .counters import counters_add, counters_read
 
 
 class PartnerClientRateThrottle(SimpleRateThrottle):

@@ -17,7 +17,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from .errors import DomainError, RateLimited, ServiceUnavailable, ValidationFailed
+from ..core.errors import DomainError, RateLimited, ServiceUnavailable, ValidationFailed
 
 logger = logging.getLogger("quanyi.api")
 

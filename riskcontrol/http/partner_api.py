@@ -10,18 +10,18 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from .actors import Actor
-from .authentication import PartnerPrincipal
-from .errors import ValidationFailed
-from .models import IdempotencyKey, PartnerClient
-from .services import (
+from ..core.actors import Actor
+from ..core.errors import ValidationFailed
+from ..core.text import IDENTIFIER_MESSAGE, is_identifier_safe
+from ..models import IdempotencyKey, PartnerClient
+from ..services import (
     StoredResponse,
     idempotency_begin,
     idempotency_complete,
     idempotency_fingerprint,
     idempotency_release,
 )
-from .text import IDENTIFIER_MESSAGE, is_identifier_safe
+from .authentication import PartnerPrincipal
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
