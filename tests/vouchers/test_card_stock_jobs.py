@@ -15,8 +15,8 @@ from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
 from tests.vouchers.hostile_files import inline_row, sheet_xml, xlsx
 from vouchers.cardstock import card_stock_job_start, card_stock_uploads_cleanup
+from vouchers.cardstock.uploads import seal_stream
 from vouchers.models import CardStockImport, Voucher
-from vouchers.upload_store import seal_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CODES = [f"JOB-{i:05d}-SECRET" for i in range(30)]

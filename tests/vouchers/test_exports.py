@@ -222,7 +222,8 @@ def test_import_report_csv_neutralises_masked_codes(console_client):
     masked = [issue.masked_code for issue in report.issues]
     assert {m[0] for m in masked} == {"-", "+", "@", "="}
 
-    cells = [row[3] for row in csv.reader(io.StringIO(report_csv(report)))][1:]
+    issues = [vars(issue) for issue in report.issues]
+    cells = [row[3] for row in csv.reader(io.StringIO(report_csv(issues)))][1:]
     job = CardStockImport.objects.create(
         batch=batch,
         file_name="dupes.csv",

@@ -18,10 +18,10 @@ from riskcontrol.core.actors import Actor
 from tests.utils import IN_CI, race, requires_postgresql
 from tests.vouchers.factories import make_batch
 from vouchers.cardstock import card_stock_job_confirm, card_stock_job_start
+from vouchers.cardstock.uploads import seal_stream
 from vouchers.models import BatchEvent, CardStockImport, Voucher, VoucherBatch
 from vouchers.services import voucher_batch_create
 from vouchers.sweeper import stale_jobs_resume
-from vouchers.upload_store import seal_stream
 
 SYSTEM = Actor.system("test")
 

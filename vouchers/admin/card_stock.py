@@ -17,7 +17,6 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from riskcontrol.console.confirm import confirmed_action
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import DomainError
-from riskcontrol.core.spreadsheets import csv_writer
 
 from ..cardstock import (
     card_stock_job_abandon,
@@ -25,11 +24,12 @@ from ..cardstock import (
     card_stock_job_start,
     card_stock_progress,
     card_stock_refusal,
+    report_csv,
 )
+from ..cardstock.uploads import EncryptingUploadHandler
 from ..dates import date_rule
 from ..models import CardStockImport, VoucherBatch
 from ..services import card_stock_import_void
-from ..upload_store import EncryptingUploadHandler
 from .forms import CardStockUploadForm
 from .reports import report_message
 
@@ -223,10 +223,7 @@ class CardStockImportAdmin(admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
         response.write("\ufeff")  # so spreadsheet programs read it as UTF-8
-        writer = csv_writer(response)
-        writer.writerow(["row", "kind", "message", "code (masked)"])
-        for issue in (job.report or {}).get("issues", []):
-            writer.writerow([issue["row"], issue["kind"], issue["message"], issue["masked_code"]])
+        response.write(report_csv((job.report or {}).get("issues", [])))
         return response
 
     void_vouchers = confirmed_action(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,11 +89,12 @@ def issue_for(number: int, kind: str, message: str, code: str) -> RowIssue:
     return RowIssue(number, kind, message, mask(code))
 
 
-def report_csv(report: ImportReport) -> str:
-    """The report as CSV for download (masked codes only)."""
+def report_csv(issues: Iterable[Mapping[str, Any]]) -> str:
+    """A report's row issues (as stored on the job: dicts with row, kind, message and
+    masked_code) as CSV for download: masked codes only, formula-safe cells."""
     out = io.StringIO()
     writer = csv_writer(out)
     writer.writerow(["row", "kind", "message", "code (masked)"])
-    for issue in report.issues:
-        writer.writerow([issue.row, issue.kind, issue.message, issue.masked_code])
+    for issue in issues:
+        writer.writerow([issue["row"], issue["kind"], issue["message"], issue["masked_code"]])
     return out.getvalue()
