@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _common
 
-TARGET_RATIO = 0.50
+TARGET_RATIO = 0.60
 TARGET_P99_MS = 50.0
 MAX_DURATION = _common.MAX_DURATION
 BATCH_CODE = "BENCHREDEEM"

@@ -10,8 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Exists
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -274,11 +275,17 @@ def _active_store(code: str) -> tuple[Store | None, bool]:
     return _store_fetch(code), False
 
 
-def _store_unchanged(store: Store) -> Exists:
-    return Exists(
-        Store.objects.filter(
-            pk=store.pk, code=store.code, name=store.name, group=store.group, active=True
-        )
+def _store_unchanged(store: Store) -> RawSQL:
+    """True while the store row is still what was cached (RawSQL: see vouchers.locks)."""
+    meta = Store._meta
+    quote = connection.ops.quote_name
+    columns = [quote(meta.get_field(name).column) for name in ("id", "code", "name", "group")]
+    return RawSQL(  # noqa: S611 (names from the model, values as parameters)
+        f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE "  # noqa: S608 (names only)
+        + " AND ".join(f"{column} = %s" for column in columns)
+        + f" AND {quote(meta.get_field('active').column)})",
+        (store.pk, store.code, store.name, store.group),
+        output_field=BooleanField(),
     )
 
 
