@@ -16,21 +16,29 @@ from .events import _event, _event_row
 S = Voucher.Status
 
 
+_inserts: dict[tuple, tuple[str, list]] = {}
+
+
 def _insert_when(row: models.Model, source: str, connection) -> tuple[str, list]:
     """`INSERT` of the unsaved `row`, one row per row of the CTE `source` (so none when
     it has none): every column prepared as `save()` would (defaults, `auto_now_add`,
-    JSON) and cast to its column type."""
-    meta = row._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
+    JSON) and cast to its column type. The SQL text is built once per model."""
+    key = (type(row), source, connection.alias)
+    cached = _inserts.get(key)
+    if cached is None:
+        meta = row._meta
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        quote = connection.ops.quote_name
+        casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
+        columns = ", ".join(quote(field.column) for field in fields)
+        # Only names from the model and fixed fragments are formatted in; values are parameters.
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {casts} FROM {source} "  # noqa: S608
+            f"RETURNING {quote(meta.pk.column)}"
+        )
+        cached = _inserts[key] = (sql, fields)
+    sql, fields = cached
     values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-    casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
-    columns = ", ".join(quote(field.column) for field in fields)
-    # Only names from the model and fixed fragments are formatted in; values are parameters.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {casts} FROM {source} "  # noqa: S608
-        f"RETURNING {quote(meta.pk.column)}"
-    )
     return sql, values
 
 
