@@ -50,7 +50,7 @@ def voucher_for_update_by_serial(
 # --- the locking query by blind index, compiled once -------------------------------------
 # Compiling the three-table query (voucher, batch, rule: ~60 columns) took Django about a
 # seventh of a redemption, the same work for every request. `_by_indexes` compiles it
-# once per process and shape (database, related rows, annotations, number of indexes) and
+# once per process and shape (connection, related rows, annotations, number of indexes) and
 # keeps Django's own compiler to turn rows into model instances, as `QuerySet` iteration
 # does. The parameters of a shape are the annotations' (RawSQL, so known without
 # compiling) then the indexes; the first compile checks exactly that, and a shape that
@@ -71,7 +71,7 @@ def _by_indexes(
     field = Voucher._meta.get_field("secret_index")
     extra = [param for raw in annotate.values() for param in raw.params]
     key = (
-        connection.alias,
+        connection,  # per thread: a compiler keeps its connection for the converters
         related,
         tuple((name, raw.sql) for name, raw in annotate.items()),
         len(indexes),
