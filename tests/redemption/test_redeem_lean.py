@@ -105,6 +105,13 @@ def test_a_redemption_at_a_known_store_reads_no_store_and_writes_in_one_statemen
     assert not any("redemption_store" in sql and "FOR UPDATE" not in sql for sql in statements)
     writes = [sql for sql in statements if sql.startswith(("WITH", "UPDATE", "INSERT"))]
     assert len(writes) == 1 and writes[0].startswith("WITH")
+    reads = [
+        sql
+        for sql in statements
+        if sql.startswith("SELECT") and ("vouchers_" in sql or "redemption_" in sql)
+    ]
+    assert len(reads) == 1 and "FOR UPDATE" in reads[0]  # voucher, batch, rule, store check
+    assert redemption.voucher.batch.code == first.voucher.batch.code
     stored = Redemption.objects.get(pk=redemption.pk)
     assert (stored.voucher_id, stored.store.code, stored.voucher_status_before) == (
         second.voucher.pk,
