@@ -4,12 +4,15 @@ guesses), reversing."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -225,11 +228,65 @@ def store_staff_remove(*, staff: StoreStaff, actor: Actor) -> None:
 # --- Redeeming ---------------------------------------------------------------------------
 
 
+_FRESH = "redemption_store_unchanged"
+
+
+def _no_active_store() -> NotFound:
+    return NotFound(_("No active store with this code."))
+
+
 def _rule_of(batch: VoucherBatch) -> BatchRedemptionRule | None:
     try:
         return batch.redemption_rule
     except BatchRedemptionRule.DoesNotExist:
         return None
+
+
+# The store of a redemption, cached per process: stores change rarely, and looking one up
+# was a tenth of a redemption's time. A cached row is never trusted for a redemption: the
+# statement that locks the voucher also checks that the store is still active with the
+# same code, name and group (`_store_unchanged`), and a failed lookup asks the database
+# again before counting a guess; either way a changed store is fetched afresh. What a
+# stale entry can change, for at most STORE_CACHE_SECONDS after a store is deactivated,
+# is which error comes first: a request that is over its guessing limit or carries an
+# expired token gets that error rather than "no active store". Only active stores are
+# cached, so a store that is activated is seen at once.
+STORE_CACHE_SECONDS = 10.0
+_STORE_CACHE_SIZE = 1024
+_stores: dict[str, tuple[float, Store]] = {}
+
+
+def _store_fetch(code: str) -> Store | None:
+    store = Store.objects.filter(code=code, active=True).first()
+    if store is None:
+        _stores.pop(code, None)
+        return None
+    if len(_stores) >= _STORE_CACHE_SIZE:
+        _stores.clear()
+    _stores[code] = (time.monotonic() + STORE_CACHE_SECONDS, store)
+    return store
+
+
+def _active_store(code: str) -> tuple[Store | None, bool]:
+    """The active store with this code and whether it came from the cache."""
+    cached = _stores.get(code)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1], True
+    return _store_fetch(code), False
+
+
+def _store_unchanged(store: Store) -> RawSQL:
+    """True while the store row is still what was cached (RawSQL: see vouchers.locks)."""
+    meta = Store._meta
+    quote = connection.ops.quote_name
+    columns = [quote(meta.get_field(name).column) for name in ("id", "code", "name", "group")]
+    return RawSQL(  # noqa: S611 (names from the model, values as parameters)
+        f"EXISTS (SELECT 1 FROM {quote(meta.db_table)} WHERE "  # noqa: S608 (names only)
+        + " AND ".join(f"{column} = %s" for column in columns)
+        + f" AND {quote(meta.get_field('active').column)})",
+        (store.pk, store.code, store.name, store.group),
+        output_field=BooleanField(),
+    )
 
 
 def redemption_create(
@@ -258,9 +315,9 @@ def redemption_create(
         raise ValidationFailed(
             {"non_field_errors": [_("Give exactly one of code, token or serial.")]}
         )
-    store = Store.objects.filter(code=store_code, active=True).first()
+    store, cached = _active_store(store_code)
     if store is None:
-        raise NotFound(_("No active store with this code."))
+        raise _no_active_store()
     if bound_store_code and bound_store_code != store.code:
         raise PermissionDenied(
             _("This key can redeem only at store %(code)s.") % {"code": bound_store_code}
@@ -277,14 +334,21 @@ def redemption_create(
     )
     voucher_id = presentation_voucher_id(token) if token else None  # may raise TokenExpired
     with transaction.atomic():
-        related = ("batch__redemption_rule",)
+        found = {
+            "related": ("batch__redemption_rule",),
+            "annotate": {_FRESH: _store_unchanged(store)},
+        }
         if code:
-            voucher = voucher_for_update_by_code(code, related=related)
+            voucher = voucher_for_update_by_code(code, **found)
         elif serial:
-            voucher = voucher_for_update_by_serial(serial, related=related)
+            voucher = voucher_for_update_by_serial(serial, **found)
         else:
-            voucher = voucher_for_update(pk=voucher_id, related=related) if voucher_id else None
+            voucher = voucher_for_update(pk=voucher_id, **found) if voucher_id else None
         if voucher is not None:
+            if not getattr(voucher, _FRESH):  # the cached store changed: ask again
+                store = _store_fetch(store_code)
+                if store is None:
+                    raise _no_active_store()
             return _redeem_locked(
                 voucher=voucher,
                 store=store,
@@ -293,6 +357,13 @@ def redemption_create(
                 order_amount=order_amount,
                 actor=actor,
             )
+    if cached:  # a guess is counted only at an active store, as it is without the cache
+        store = _store_fetch(store_code)
+        if store is None:
+            raise _no_active_store()
+        keys = guess_keys(
+            user_id=actor.user_id, store_id=store.pk, client_id=actor.partner_client_id
+        )
     # Counted after the (empty) transaction, so a rollback cannot undo the count.
     if method != Redemption.Method.SERIAL:
         guess_failure_record(keys, actor_label=actor.label)
@@ -314,14 +385,7 @@ def _redeem_locked(
     rule = _rule_of(batch)
     check_rules(batch=batch, rule=rule, store=store, at=now, order_amount=order_amount)
     discount = discount_for(batch=batch, voucher=voucher, order_amount=order_amount)
-    status_before = voucher.status
-    voucher_mark_redeemed(
-        voucher=voucher,
-        actor=actor,
-        at=now,
-        context={"store": store.code, "order_ref": order_ref, "method": method},
-    )
-    return Redemption.objects.create(
+    redemption = Redemption(
         voucher=voucher,
         batch=batch,
         store=store,
@@ -330,12 +394,21 @@ def _redeem_locked(
         order_amount=order_amount,
         discount_amount=discount,
         currency=batch.currency,
-        voucher_status_before=status_before,
+        voucher_status_before=voucher.status,
         actor_label=actor.label,
         user_id=actor.user_id,
         partner_client_id=actor.partner_client_id,
         redeemed_at=now,
     )
+    # The voucher's UPDATE, its event and the redemption: one statement.
+    voucher_mark_redeemed(
+        voucher=voucher,
+        actor=actor,
+        at=now,
+        context={"store": store.code, "order_ref": order_ref, "method": method},
+        record=redemption,
+    )
+    return redemption
 
 
 # --- Checking (the clerk's "Check" button) -------------------------------------------------

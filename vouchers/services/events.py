@@ -18,7 +18,31 @@ def _event(
     channel: str = "",
     extra: dict | None = None,
 ) -> VoucherEvent:
-    return VoucherEvent.objects.create(
+    event = _event_row(
+        voucher=voucher,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        channel=channel,
+        extra=extra,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def _event_row(
+    *,
+    voucher: Voucher,
+    action: str,
+    from_status: str,
+    to_status: str,
+    actor: Actor,
+    channel: str = "",
+    extra: dict | None = None,
+) -> VoucherEvent:
+    """The unsaved event, for a caller that writes it in a statement of its own."""
+    return VoucherEvent(
         voucher=voucher,
         batch_id=voucher.batch_id,
         action=action,
