@@ -11,8 +11,6 @@ and shown that way. Generated codes are already folded, so generating costs noth
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.db.models import QuerySet
 
 from riskcontrol.crypto import CODE_FORMAT_CROCKFORD, code_lookup_forms, codec, normalise_code
@@ -57,12 +55,7 @@ def pick_by_code(vouchers: QuerySet[Voucher], raw_code: str) -> Voucher | None:
     indexes = lookup_indexes(raw_code)
     if not indexes:
         return None
-    return pick_by_index(vouchers.filter(secret_index__in=indexes), indexes)
-
-
-def pick_by_index(vouchers: Iterable[Voucher], indexes: list[bytes]) -> Voucher | None:
-    """Of `vouchers` (found by `indexes`), the one of the first index that found one."""
-    found = {bytes(v.secret_index): v for v in vouchers}
+    found = {bytes(v.secret_index): v for v in vouchers.filter(secret_index__in=indexes)}
     return next((found[index] for index in indexes if index in found), None)
 
 
