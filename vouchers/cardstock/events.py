@@ -42,10 +42,7 @@ def job_event(job: CardStockImport, action: str, actor: Actor, detail: str = "")
         job=job,
         action=action,
         detail=detail[:255],
-        actor_kind=actor.kind,
-        actor_label=actor.label[:150],
-        user_id=actor.user_id,
-        context=actor.context(),
+        **CardStockImportEvent.actor_stamp(actor),
     )
 
 

@@ -8,25 +8,9 @@ from riskcontrol.core.actors import Actor
 from ..models import BatchEvent, Voucher, VoucherBatch, VoucherEvent
 
 
-def _event(
-    *,
-    voucher: Voucher,
-    action: str,
-    from_status: str,
-    to_status: str,
-    actor: Actor,
-    channel: str = "",
-    extra: dict | None = None,
-) -> VoucherEvent:
-    event = _event_row(
-        voucher=voucher,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        channel=channel,
-        extra=extra,
-    )
+def _event(**fields) -> VoucherEvent:
+    """Write one VoucherEvent (the fields of `_event_row`)."""
+    event = _event_row(**fields)
     event.save(force_insert=True)
     return event
 
@@ -48,12 +32,8 @@ def _event_row(
         action=action,
         from_status=from_status,
         to_status=to_status,
-        actor_kind=actor.kind,
-        actor_label=actor.label,
-        user_id=actor.user_id,
-        partner_client_id=actor.partner_client_id,
         channel=channel,
-        context={**actor.context(), **(extra or {})},
+        **VoucherEvent.actor_stamp(actor, extra=extra),
     )
 
 
@@ -64,8 +44,5 @@ def _batch_event(
         batch=batch,
         action=action,
         detail=detail[:255],
-        actor_kind=actor.kind,
-        actor_label=actor.label,
-        user_id=actor.user_id,
-        context={**actor.context(), **(extra or {})},
+        **BatchEvent.actor_stamp(actor, extra=extra),
     )
