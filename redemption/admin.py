@@ -173,8 +173,10 @@ class RuleForm(forms.ModelForm):
         label=_("weekly time windows"),
         required=False,
         help_text=_(
-            "Empty: any time. Example: “Mon-Fri 10:00-14:00; Sat,Sun 09:00-18:00” "
-            "(in the platform's time zone)."
+            "Empty: any time. For example “周一至周五 10:00-22:00；周六、周日 09:00-18:00”, "
+            "“Mon-Fri 10:00-14:00; Sat,Sun 09:00-18:00”, or hours alone for every day: "
+            "“10:00-22:00” (in the platform's time zone). A window ends by midnight "
+            "(24:00); split a night across two days."
         ),
     )
     store_groups_text = forms.CharField(
@@ -195,10 +197,7 @@ class RuleForm(forms.ModelForm):
         try:
             return parse_windows(self.cleaned_data["windows_text"])
         except WindowSyntaxError as error:
-            raise forms.ValidationError(
-                _("Cannot read “%(part)s”. Write days and hours like “Mon-Fri 10:00-14:00”.")
-                % {"part": error}
-            ) from None
+            raise forms.ValidationError(str(error)) from None
 
     def clean_store_groups_text(self):
         text = self.cleaned_data["store_groups_text"].replace("，", ",")
