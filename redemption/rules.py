@@ -87,8 +87,8 @@ def _parse_day(name: str) -> int:
 
 
 def _parse_days(text: str) -> list[int]:
-    text = text.strip().lower()
-    if not text or text in _EVERY_DAY:
+    text = text.strip()
+    if not text or text.lower() in _EVERY_DAY:
         return list(range(7))
     text = re.sub(rf"\s*({_RANGE})\s*", r"\1", text)
     days: set[int] = set()
