@@ -430,13 +430,14 @@ class Preview:
 def _value_text(voucher: Voucher) -> str:
     batch = voucher.batch
     if batch.value_type == batch.ValueType.PERCENT:
+        off = f"{batch.percent_off.normalize():f}"  # 20.00 -> "20", 12.50 -> "12.5"
         if batch.max_discount:
             return _("%(off)s%% off, at most %(max)s %(currency)s") % {
-                "off": f"{batch.percent_off:g}",
+                "off": off,
                 "max": batch.max_discount,
                 "currency": batch.currency,
             }
-        return _("%(off)s%% off") % {"off": f"{batch.percent_off:g}"}
+        return _("%(off)s%% off") % {"off": off}
     return f"{voucher_face_value(voucher, batch)} {batch.currency}"
 
 
