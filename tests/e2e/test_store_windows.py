@@ -158,3 +158,28 @@ def test_a_minimum_order_voucher_asks_for_the_amount_at_check(browser, live_serv
     redemption = Redemption.objects.get()
     assert redemption.order_amount == Decimal("58.00")
     context.close()
+
+
+def test_without_javascript_check_still_asks_for_the_amount_and_a_refusal_keeps_the_code(
+    browser, live_server, store
+):
+    make_staff("clerk", store)
+    claim = claimed_code(name="满50减10", value_type="threshold", min_order_amount=Decimal("50.00"))
+    context = browser.new_context(**CHINESE_PHONE, java_script_enabled=False)
+    page = context.new_page()
+    clerk_signs_in(page, live_server)
+
+    page.locator("#id_code").fill(claim.code)
+    page.click("#check-button")
+    expect(page.locator("#amount-prompt")).to_be_visible()
+    expect(page.locator("#id_order_amount")).to_be_focused()  # autofocus, no script
+    page.click("#redeem-button")  # no amount: refused, the code stays
+    expect(page.locator("#result")).to_have_attribute("data-code", "below_minimum_order")
+    code_kept = page.locator("#id_code").input_value() == claim.code
+    assert code_kept, "the refused code is not in the box"
+
+    page.locator("#id_order_amount").fill("50")
+    page.click("#redeem-button")
+    expect(page.locator("#result")).to_have_class("result ok")
+    assert Redemption.objects.get().order_amount == Decimal("50.00")
+    context.close()
