@@ -3,6 +3,7 @@
 in a real browser (Debian's Chromium) speaking zh-CN."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -19,6 +20,12 @@ CHINESE_PHONE = {
     "has_touch": True,
 }
 SHOWN = "周一至周五 10:00–22:00；周六、周日 09:00–18:00"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def operator_signs_in(page, live_server):
@@ -67,6 +74,10 @@ def test_an_operator_sets_a_chinese_window_and_the_clerk_reads_it_in_chinese(
 
     expect(page.locator(".messagelist")).to_be_visible()
     expect(page.locator("#id_redemption_rule-0-windows_text")).to_have_value(SHOWN)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#redemption_rule-group").screenshot(
+        path=str(ARTIFACTS / "console-window-in-chinese.png")
+    )
     assert BatchRedemptionRule.objects.get(batch=batch).windows == [
         {"days": [0, 1, 2, 3, 4], "start": "10:00", "end": "22:00"},
         {"days": [5, 6], "start": "09:00", "end": "18:00"},
@@ -84,6 +95,7 @@ def test_an_operator_sets_a_chinese_window_and_the_clerk_reads_it_in_chinese(
     expect(preview).to_contain_text("午市立减10元")
     expect(preview).to_contain_text("可用时段")
     expect(preview).to_contain_text(SHOWN)
+    shot(till, "store-window-in-chinese")
     phone.close()
 
 
@@ -138,6 +150,7 @@ def test_a_minimum_order_voucher_asks_for_the_amount_at_check(browser, live_serv
         "该卡券要求订单金额至少为 50.00 CNY：请输入订单金额，再点“核销”。"
     )
     expect(page.locator("#id_order_amount")).to_be_focused()
+    shot(page, "store-asks-for-the-amount")
 
     # an amount below the minimum: refused in a sentence, the code stays
     page.keyboard.type("30")
@@ -147,6 +160,7 @@ def test_a_minimum_order_voucher_asks_for_the_amount_at_check(browser, live_serv
     code_kept = page.locator("#id_code").input_value() == claim.code
     assert code_kept, "the refused code is not in the box"
     assert not Redemption.objects.exists()
+    shot(page, "store-amount-below-minimum")
 
     # amount, Enter: 核销
     expect(page.locator("#id_order_amount")).to_be_focused()
