@@ -172,6 +172,7 @@ class RuleForm(forms.ModelForm):
     windows_text = forms.CharField(
         label=_("weekly time windows"),
         required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
         help_text=_(
             "Empty: any time. For example “周一至周五 10:00-22:00；周六、周日 09:00-18:00”, "
             "“Mon-Fri 10:00-14:00; Sat,Sun 09:00-18:00”, or hours alone for every day: "

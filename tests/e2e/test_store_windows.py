@@ -24,8 +24,11 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 def shot(page, name):
+    """A screenshot for review, with the code box blacked out (no code in test output)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(
+        path=str(ARTIFACTS / f"{name}.png"), full_page=True, mask=[page.locator("#id_code")]
+    )
 
 
 def operator_signs_in(page, live_server):
