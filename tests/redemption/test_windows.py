@@ -261,3 +261,39 @@ def test_the_clerk_sees_the_hours_and_an_outside_hours_refusal_in_chinese(time_m
 
     assert "周一至周五 10:00–22:00" in page
     assert "仅可在以下时段核销：周一至周五 10:00–22:00。" in page
+
+
+@pytest.mark.django_db
+def test_a_rule_saved_before_the_overlap_check_does_not_block_the_batch_page(operator):
+    # given: two overlapping windows, as the old reader accepted them
+    batch = make_batch(quantity=2, valid_days=30)
+    stored = [window(WEEKDAYS, "10:00", "14:00"), window([0], "12:00", "16:00")]
+    rule = rule_for(batch, windows=stored)
+    shown = "周一至周五 10:00–14:00；周一 12:00–16:00"
+    existing = {
+        "redemption_rule-INITIAL_FORMS": "1",
+        "redemption_rule-0-id": str(rule.pk),
+        "redemption_rule-0-batch": str(batch.pk),
+    }
+
+    # when: the operator renames the batch, the rule untouched
+    renamed = operator.post(
+        batch_page(batch),
+        {**batch_form(batch, windows_text=shown), **existing, "name": "午市券"},
+        **ZH,
+    )
+    # ...then edits the windows, still overlapping
+    edited = operator.post(
+        batch_page(batch),
+        {**batch_form(batch, windows_text=shown + "；周日 10:00-12:00"), **existing},
+        **ZH,
+    )
+
+    # then
+    assert renamed.status_code == 302
+    batch.refresh_from_db()
+    rule.refresh_from_db()
+    assert (batch.name, rule.windows) == ("午市券", stored)
+    assert edited.status_code == 200
+    [message] = edited.context["inline_admin_formsets"][0].formset.forms[0].errors["windows_text"]
+    assert "重叠" in message
