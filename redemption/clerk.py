@@ -127,7 +127,9 @@ def _form_refusal(form: RedeemForm) -> str:
     """The first thing wrong with what was typed, as one sentence naming the field."""
     for name, errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
-        return f"{label}: {errors[0]}" if label else str(errors[0])
+        if not label:
+            return str(errors[0])
+        return _("%(field)s: %(error)s") % {"field": label, "error": errors[0]}
     return ""
 
 

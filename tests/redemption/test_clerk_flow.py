@@ -177,3 +177,12 @@ def test_an_amount_that_is_not_a_number_is_refused_in_a_sentence(clerk):
     assert "Order amount: Ensure this value is greater than or equal to 0." in page
     assert code_kept
     assert not Redemption.objects.exists()
+
+
+def test_an_empty_code_is_refused_in_a_sentence_in_chinese(clerk):
+    refused = clerk.post("/store/check/", {"code": "  "}, **ZH)
+
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    result = page.split('id="result"')[1].split("</section>")[0]
+    assert "券码或二维码：" in result
