@@ -176,6 +176,17 @@ def _refusal_page(request, assignment: StoreStaff, error: DomainError, form=None
     return response
 
 
+def _invalid_form_page(request, assignment: StoreStaff, form: RedeemForm) -> HttpResponse:
+    return _page(
+        request,
+        assignment,
+        form=form,
+        status=400,
+        refusal=_form_refusal(form),
+        ask_amount="order_amount" in form.errors,
+    )
+
+
 def _actor(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user, request)
 
@@ -208,7 +219,7 @@ def check(request: HttpRequest) -> HttpResponse:
         return redirect("store-pick")
     form = RedeemForm(request.POST)
     if not form.is_valid():
-        return _page(request, assignment, form=form, status=400, refusal=_form_refusal(form))
+        return _invalid_form_page(request, assignment, form)
     try:
         preview = redemption_preview(
             store=assignment.store,
@@ -218,6 +229,10 @@ def check(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as error:
         return _refusal_page(request, assignment, error, form)
+    # Asked unless something other than the amount stands in the way.
+    ask_amount = preview.needs_order_amount and (
+        preview.refusal is None or preview.refusal.code == "below_minimum_order"
+    )
     return _page(
         request,
         assignment,
@@ -226,9 +241,8 @@ def check(request: HttpRequest) -> HttpResponse:
         expires=expires_text(preview.voucher),
         refusal=_refusal_text(preview.refusal) if preview.refusal else "",
         refusal_code=preview.refusal.code if preview.refusal else "",
-        ask_amount=preview.needs_order_amount
-        and (preview.refusal is None or preview.refusal.code == "below_minimum_order"),
-        amount_prompt=_amount_prompt(preview) if preview.needs_order_amount else "",
+        ask_amount=ask_amount,
+        amount_prompt=_amount_prompt(preview) if ask_amount else "",
     )
 
 
@@ -241,7 +255,7 @@ def redeem(request: HttpRequest) -> HttpResponse:
         return redirect("store-pick")
     form = RedeemForm(request.POST)
     if not form.is_valid():
-        return _page(request, assignment, form=form, status=400, refusal=_form_refusal(form))
+        return _invalid_form_page(request, assignment, form)
     text = form.cleaned_data["code"]
     try:
         redemption = redemption_create(

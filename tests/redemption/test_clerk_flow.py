@@ -176,6 +176,7 @@ def test_an_amount_that_is_not_a_number_is_refused_in_a_sentence(clerk):
     assert refused.status_code == 400
     assert "Order amount: Ensure this value is greater than or equal to 0." in page
     assert code_kept
+    assert has_autofocus(page, "order_amount")
     assert not Redemption.objects.exists()
 
 
