@@ -172,9 +172,12 @@ class RuleForm(forms.ModelForm):
     windows_text = forms.CharField(
         label=_("weekly time windows"),
         required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
         help_text=_(
-            "Empty: any time. Example: “Mon-Fri 10:00-14:00; Sat,Sun 09:00-18:00” "
-            "(in the platform's time zone)."
+            "Empty: any time. For example “周一至周五 10:00-22:00；周六、周日 09:00-18:00”, "
+            "“Mon-Fri 10:00-14:00; Sat,Sun 09:00-18:00”, or hours alone for every day: "
+            "“10:00-22:00” (in the platform's time zone). A window ends by midnight "
+            "(24:00); split a night across two days."
         ),
     )
     store_groups_text = forms.CharField(
@@ -192,13 +195,15 @@ class RuleForm(forms.ModelForm):
             self.fields["store_groups_text"].initial = ", ".join(self.instance.store_groups)
 
     def clean_windows_text(self):
+        if self.instance.pk and "windows_text" not in self.changed_data:
+            # Shown as stored and sent back untouched: keep it as it is (a rule saved
+            # before today's checks, such as two overlapping windows, does not block
+            # saving the rest of the batch page).
+            return self.instance.windows
         try:
             return parse_windows(self.cleaned_data["windows_text"])
         except WindowSyntaxError as error:
-            raise forms.ValidationError(
-                _("Cannot read “%(part)s”. Write days and hours like “Mon-Fri 10:00-14:00”.")
-                % {"part": error}
-            ) from None
+            raise forms.ValidationError(str(error)) from None
 
     def clean_store_groups_text(self):
         text = self.cleaned_data["store_groups_text"].replace("，", ",")
@@ -206,8 +211,8 @@ class RuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors or cleaned.get("DELETE"):
-            return cleaned
+        if self.errors or cleaned.get("DELETE") or (self.instance.pk and not self.has_changed()):
+            return cleaned  # an unchanged rule is not written, so not checked again
         try:
             batch_redemption_rule_validate(**self.service_arguments())
         except ValidationFailed as error:

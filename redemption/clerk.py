@@ -2,6 +2,12 @@
 
 Phones, tablets and PCs with USB barcode scanners (which type the code and press Enter)
 or the phone's camera. Codes only ever travel in POST bodies.
+
+The ideal redemption is scan → order amount (when the voucher has a minimum order or
+takes a percentage off: Check asks for it) → Redeem. Every answer is a whole page (the
+page works without JavaScript): a refusal keeps what was typed, code included, so the
+clerk corrects it instead of scanning again; only a redemption clears the box. The
+result stays on the page until the next Check or Redeem.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from riskcontrol.core.actors import Actor
-from riskcontrol.core.errors import DomainError, RateLimited
+from riskcontrol.core.errors import DomainError, RateLimited, ValidationFailed
 from riskcontrol.core.text import is_free_text_safe
 
 from .models import StoreStaff
@@ -117,7 +123,28 @@ def _page(request, assignment: StoreStaff, *, status: int = 200, **context) -> H
     return response
 
 
+def _form_refusal(form: RedeemForm) -> str:
+    """The first thing wrong with what was typed, as one sentence naming the field."""
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        if not label:
+            return str(errors[0])
+        return _("%(field)s: %(error)s") % {"field": label, "error": errors[0]}
+    return ""
+
+
+def _amount_prompt(preview) -> str:
+    if preview.minimum:
+        return _(
+            "This voucher needs an order of at least %(minimum)s: enter the order amount, "
+            "then Redeem."
+        ) % {"minimum": preview.minimum}
+    return _("The discount depends on the order: enter the order amount, then Redeem.")
+
+
 def _refusal_text(error: DomainError) -> str:
+    if isinstance(error, ValidationFailed) and error.errors:
+        return " ".join(str(message) for messages in error.errors.values() for message in messages)
     messages = {
         "not_found": _("Unknown code. Check it and try again."),
         "rate_limited": _("Too many unknown codes. Wait %(minutes)d minutes, then try again."),
@@ -140,10 +167,24 @@ def _refusal_page(request, assignment: StoreStaff, error: DomainError, form=None
         refusal=_refusal_text(error),
         refusal_code=error.code,
         refusal_extra=error.extra,
+        # The amount was missing or too low: the code stays, the amount is asked for.
+        ask_amount=error.code == "below_minimum_order"
+        or (isinstance(error, ValidationFailed) and "order_amount" in error.errors),
     )
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)
     return response
+
+
+def _invalid_form_page(request, assignment: StoreStaff, form: RedeemForm) -> HttpResponse:
+    return _page(
+        request,
+        assignment,
+        form=form,
+        status=400,
+        refusal=_form_refusal(form),
+        ask_amount="order_amount" in form.errors,
+    )
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -178,21 +219,30 @@ def check(request: HttpRequest) -> HttpResponse:
         return redirect("store-pick")
     form = RedeemForm(request.POST)
     if not form.is_valid():
-        return _page(request, assignment, form=form, status=400)
+        return _invalid_form_page(request, assignment, form)
     try:
         preview = redemption_preview(
-            store=assignment.store, actor=_actor(request), text=form.cleaned_data["code"]
+            store=assignment.store,
+            actor=_actor(request),
+            text=form.cleaned_data["code"],
+            order_amount=form.cleaned_data["order_amount"],
         )
     except DomainError as error:
         return _refusal_page(request, assignment, error, form)
+    # Asked unless something other than the amount stands in the way.
+    ask_amount = preview.needs_order_amount and (
+        preview.refusal is None or preview.refusal.code == "below_minimum_order"
+    )
     return _page(
         request,
         assignment,
         form=form,
         preview=preview,
         expires=expires_text(preview.voucher),
-        refusal=str(preview.refusal.detail) if preview.refusal else "",
+        refusal=_refusal_text(preview.refusal) if preview.refusal else "",
         refusal_code=preview.refusal.code if preview.refusal else "",
+        ask_amount=ask_amount,
+        amount_prompt=_amount_prompt(preview) if ask_amount else "",
     )
 
 
@@ -205,7 +255,7 @@ def redeem(request: HttpRequest) -> HttpResponse:
         return redirect("store-pick")
     form = RedeemForm(request.POST)
     if not form.is_valid():
-        return _page(request, assignment, form=form, status=400)
+        return _invalid_form_page(request, assignment, form)
     text = form.cleaned_data["code"]
     try:
         redemption = redemption_create(

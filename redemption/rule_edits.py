@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from riskcontrol.core.actors import Actor
@@ -24,6 +25,11 @@ from .rules import WindowSyntaxError, format_windows, parse_windows
 Scope = BatchRedemptionRule.StoreScope
 
 
+def _windows_in_english(windows: list[dict]) -> str:
+    with translation.override("en"):
+        return format_windows(windows)
+
+
 def _snapshot(rule: BatchRedemptionRule | None) -> dict:
     if rule is None:
         return {}
@@ -31,7 +37,8 @@ def _snapshot(rule: BatchRedemptionRule | None) -> dict:
         "store_scope": rule.store_scope,
         "stores": sorted(rule.stores.values_list("code", flat=True)),
         "store_groups": list(rule.store_groups),
-        "windows": format_windows(rule.windows),
+        # Audit rows read the same whoever made the change: windows in English.
+        "windows": _windows_in_english(rule.windows),
         "min_order_amount": rule.min_order_amount,
     }
 
@@ -55,7 +62,9 @@ def batch_redemption_rule_validate(
         errors["store_groups"] = [_("Name at least one store group, or allow all stores.")]
     try:
         parse_windows(format_windows(windows))
-    except (WindowSyntaxError, KeyError, TypeError, ValueError, IndexError):
+    except WindowSyntaxError as error:
+        errors["windows"] = [str(error)]
+    except (KeyError, TypeError, ValueError, IndexError):
         errors["windows"] = [_("The weekly time windows cannot be read.")]
     if min_order_amount is not None and min_order_amount < 0:
         errors["min_order_amount"] = [_("The minimum order amount cannot be negative.")]

@@ -422,18 +422,30 @@ class Preview:
     minimum: str
     windows: str
     refusal: DomainError | None
+    # The order amount decides whether or how much it redeems (a minimum order, or a
+    # percentage off): the clerk is asked for it before redeeming.
+    needs_order_amount: bool = False
 
 
 def _value_text(voucher: Voucher) -> str:
     batch = voucher.batch
     if batch.value_type == batch.ValueType.PERCENT:
-        text = f"{100 - batch.percent_off:g}% ({batch.percent_off:g}% off)"
-        return text + (f", max {batch.max_discount} {batch.currency}" if batch.max_discount else "")
+        off = f"{batch.percent_off.normalize():f}"  # 20.00 -> "20", 12.50 -> "12.5"
+        if batch.max_discount:
+            return _("%(off)s%% off, at most %(max)s %(currency)s") % {
+                "off": off,
+                "max": batch.max_discount,
+                "currency": batch.currency,
+            }
+        return _("%(off)s%% off") % {"off": off}
     return f"{voucher_face_value(voucher, batch)} {batch.currency}"
 
 
-def redemption_preview(*, store: Store, actor: Actor, text: str) -> Preview:
-    """What the clerk sees on "Check": the voucher and whether it can be redeemed here now.
+def redemption_preview(
+    *, store: Store, actor: Actor, text: str, order_amount: Decimal | None = None
+) -> Preview:
+    """What the clerk sees on "Check": the voucher and whether it can be redeemed here now
+    (for `order_amount` when the clerk has typed one, else at its minimum order).
     Changes no voucher; an unknown code or bad token counts towards the guessing limit,
     as when redeeming (a write, hence a service). No transaction on purpose: the count is
     written in its own short transaction (or in Redis), like `redemption_create`'s."""
@@ -450,7 +462,13 @@ def redemption_preview(*, store: Store, actor: Actor, text: str) -> Preview:
     try:
         now = timezone.now()
         check_voucher_redeemable(voucher, voucher.batch, now)
-        check_rules(batch=voucher.batch, rule=rule, store=store, at=now, order_amount=minimum)
+        check_rules(
+            batch=voucher.batch,
+            rule=rule,
+            store=store,
+            at=now,
+            order_amount=minimum if order_amount is None else order_amount,
+        )
         if voucher.batch.value_type != voucher.batch.ValueType.PERCENT:
             discount_for(batch=voucher.batch, voucher=voucher, order_amount=None)
     except DomainError as error:
@@ -466,6 +484,8 @@ def redemption_preview(*, store: Store, actor: Actor, text: str) -> Preview:
         minimum=f"{minimum} {voucher.batch.currency}" if minimum is not None else "",
         windows=format_windows(rule.windows) if rule and rule.windows else "",
         refusal=refusal,
+        needs_order_amount=minimum is not None
+        or voucher.batch.value_type == VoucherBatch.ValueType.PERCENT,
     )
 
 

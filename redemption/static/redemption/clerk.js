@@ -4,15 +4,32 @@
   "use strict";
   var input = document.getElementById("id_code");
   var form = document.getElementById("code-form");
+  var amount = document.getElementById("id_order_amount");
+  var redeemButton = document.getElementById("redeem-button");
   var cameraButton = document.getElementById("camera-button");
   var video = document.getElementById("camera");
   var canvas = document.getElementById("camera-frame");
   if (!input || !form) return;
+  var askAmount = form.hasAttribute("data-ask-amount");
 
-  // After a result, select the box so the next scan replaces what is there — unless the
-  // clerk or a scanner has already started typing (this script is deferred and may run
-  // mid-scan; selecting then would let the next keystroke wipe what came before).
-  if (input.value === input.defaultValue) {
+  if (askAmount && amount) {
+    // Check asked for the order amount (minimum order or percentage off): the amount box
+    // has the focus, and Enter there redeems — scan, amount, Enter.
+    if (amount.value === amount.defaultValue) {
+      amount.focus();
+      amount.select();
+    }
+    amount.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && redeemButton) {
+        event.preventDefault();
+        redeemButton.click();
+      }
+    });
+  } else if (input.value === input.defaultValue) {
+    // After a result, select the box so the next scan replaces what is there (a refused
+    // code stays in it, to be corrected or scanned over) — unless the clerk or a scanner
+    // has already started typing (this script is deferred and may run mid-scan;
+    // selecting then would let the next keystroke wipe what came before).
     input.focus();
     input.select();
   }
