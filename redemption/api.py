@@ -134,10 +134,11 @@ class RedemptionCreateApi(PartnerApi):
                 ),
                 ProblemCode.of(
                     AlreadyRedeemed,
-                    "The voucher was already redeemed; `redeemed_at` and `store` say when "
-                    "and where.",
+                    "The voucher was already redeemed; `redeemed_at`, `store` and "
+                    "`store_name` say when and where.",
                     redeemed_at="2026-11-28T10:15:00+08:00",
                     store="S001",
+                    store_name="Store 1",
                 ),
                 ProblemCode.of(
                     NotClaimed,
