@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +13,13 @@ from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
 from . import selectors
 from .models import Member
 from .services import member_upsert
+
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="Your own id for the member, as sent to *Create or update a member*.",
+)
 
 
 class MemberUpsertInput(serializers.Serializer):
@@ -106,6 +113,7 @@ class MemberDetailApi(PartnerApi):
             "tier, points, tags and lifecycle stage. 404 `not_found` if Quanyi has no such "
             "member (create it with *Create or update a member*).\n\nScope: `members:read`."
         ),
+        parameters=[EXTERNAL_ID],
         tags=["members"],
         responses={200: MemberOutput, **problem_responses(NotFound)},
     )

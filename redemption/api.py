@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +28,25 @@ from .errors import (
 from .models import Redemption, Store
 from .presentations import presentation_create_for_partner
 from .services import redemption_create, redemption_reverse, store_upsert
+
+SERIAL = OpenApiParameter(
+    "serial",
+    str,
+    OpenApiParameter.PATH,
+    description="The voucher's serial: its public number, as answered by the claim.",
+)
+REDEMPTION_ID = OpenApiParameter(
+    "redemption_id",
+    int,
+    OpenApiParameter.PATH,
+    description="The `id` answered when the voucher was redeemed.",
+)
+STORE_CODE = OpenApiParameter(
+    "code",
+    str,
+    OpenApiParameter.PATH,
+    description="Your code for the store (at most 32 characters).",
+)
 
 
 class RedemptionCreateInput(serializers.Serializer):
@@ -199,6 +218,7 @@ class RedemptionDetailApi(PartnerApi):
             "discount and whether it was reversed. A key bound to a store sees only that "
             "store's redemptions.\n\nScope: `redemptions:read`."
         ),
+        parameters=[REDEMPTION_ID],
         tags=["redemptions"],
         responses={
             200: RedemptionOutput,
@@ -224,7 +244,7 @@ class ReversalCreateApi(PartnerApi):
             "Scope: `redemptions:write`."
         ),
         tags=["redemptions"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[REDEMPTION_ID, IDEMPOTENCY_PARAMETER],
         request=ReversalInput,
         responses={
             200: RedemptionOutput,
@@ -268,6 +288,7 @@ class StoreApi(PartnerApi):
             "A store by its code: name, address, group and whether it is active.\n\n"
             "Scope: `stores:read`."
         ),
+        parameters=[STORE_CODE],
         tags=["stores"],
         responses={
             200: StoreOutput,
@@ -290,6 +311,7 @@ class StoreApi(PartnerApi):
             "cannot redeem. Sending the same body again changes nothing.\n\n"
             "Scope: `stores:write`."
         ),
+        parameters=[STORE_CODE],
         tags=["stores"],
         request=StoreInput,
         responses={201: StoreOutput, 200: StoreOutput, **problem_responses(body=True)},
@@ -317,7 +339,7 @@ class PresentationCreateApi(PartnerApi):
             "\n\nScope: `vouchers:present`."
         ),
         tags=["vouchers"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[SERIAL, IDEMPOTENCY_PARAMETER],
         request=None,
         responses={
             201: PresentationOutput,

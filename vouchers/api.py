@@ -26,6 +26,22 @@ from .models import Voucher, VoucherBatch
 from .rules import voucher_face_value
 from .services import REVEAL_ANY_SCOPE, voucher_claim, voucher_reveal_for_partner
 
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="Your own id for the member, as sent to *Create or update a member*.",
+)
+BATCH_CODE = OpenApiParameter(
+    "code", str, OpenApiParameter.PATH, description="The batch's code, e.g. `WELCOME10`."
+)
+SERIAL = OpenApiParameter(
+    "serial",
+    str,
+    OpenApiParameter.PATH,
+    description="The voucher's serial: its public number, as answered by the claim.",
+)
+
 
 class VoucherOutput(serializers.Serializer):
     serial = serializers.CharField()
@@ -116,6 +132,7 @@ class BatchDetailApi(PartnerApi):
             "offering the batch to members. Stock figures may lag by a few seconds.\n\n"
             "Scope: `batches:read`."
         ),
+        parameters=[BATCH_CODE],
         tags=["batches"],
         responses={200: BatchOutput, **problem_responses(NotFound)},
     )
@@ -142,7 +159,7 @@ class ClaimCreateApi(PartnerApi):
             "second voucher.\n\nScope: `vouchers:claim`."
         ),
         tags=["batches"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[BATCH_CODE, IDEMPOTENCY_PARAMETER],
         request=ClaimCreateInput,
         responses={
             201: ClaimOutput,
@@ -192,6 +209,7 @@ class VoucherDetailApi(PartnerApi):
             "redeemed or expires. Use it to show a member's voucher or to check its state; "
             "the secret code is never part of it.\n\nScope: `vouchers:read`."
         ),
+        parameters=[SERIAL],
         tags=["vouchers"],
         responses={
             200: VoucherOutput,
@@ -221,6 +239,7 @@ class VoucherSecretApi(PartnerApi):
             "an unknown one, and too many of them answer 429 `rate_limited`.\n\n"
             "Scope: `vouchers:reveal`."
         ),
+        parameters=[SERIAL],
         tags=["vouchers"],
         responses={
             200: SecretOutput,
@@ -265,7 +284,20 @@ class MemberVoucherListApi(PartnerApi):
         ),
         tags=["members"],
         parameters=[
-            OpenApiParameter("status", enum=Voucher.Status.values, required=False),
+            EXTERNAL_ID,
+            OpenApiParameter(
+                "status",
+                enum=Voucher.Status.values,
+                required=False,
+                description="Only the vouchers in this status; all of them when left out.",
+            ),
+            OpenApiParameter("page", int, required=False, description="The page, from 1."),
+            OpenApiParameter(
+                "page_size",
+                int,
+                required=False,
+                description="Vouchers per page: 50 when left out, at most 200.",
+            ),
         ],
         responses={
             200: VoucherPageOutput,

@@ -90,6 +90,12 @@ def test_every_operation_has_a_description_for_partner_developers(schema):
             assert word not in description, (name, word)
 
 
+def test_every_parameter_says_what_to_send(schema):
+    for name, operation in operations(schema):
+        for parameter in operation.get("parameters", []):
+            assert parameter.get("description"), (name, parameter["name"])
+
+
 def test_every_operation_names_the_scope_it_needs(schema):
     for name, operation in operations(schema):
         if "ApiKeyAuth" not in str(operation.get("security", "")):
