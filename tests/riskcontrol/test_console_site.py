@@ -93,6 +93,7 @@ def test_an_app_page_has_no_system_heading_of_its_own(superuser_client):
 
 UNKNOWN_ADDRESSES = [
     "/admin/anything-unknown/",
+    "/admin/anything-unknown",
     "/admin/vouchers/nosuchmodel/",
     "/admin/nosuchapp/nosuchmodel/1/change/",
     "/admin/vouchers/voucher/999999999/change/",
