@@ -1,11 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
-
-admin.site.site_header = _("Quanyi operator console")
-admin.site.site_title = _("Quanyi")
-admin.site.index_title = _("Operations")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

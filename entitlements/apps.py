@@ -5,5 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class EntitlementsConfig(AppConfig):
     name = "entitlements"
     verbose_name = _("Benefits")
+    # Its place among the console\'s business sections (riskcontrol/console_site.py).
+    console_order = 20
     # Collected by riskcontrol's roles after every migrate.
     role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from riskcontrol.core.errors import NotFound
 from riskcontrol.core.text import validate_identifier
 from riskcontrol.http.partner_api import PartnerApi
 from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
@@ -12,6 +13,13 @@ from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
 from . import selectors
 from .models import Member
 from .services import member_upsert
+
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="Your own id for the member, as sent to *Create or update a member*.",
+)
 
 
 class MemberUpsertInput(serializers.Serializer):
@@ -69,8 +77,14 @@ class MemberUpsertApi(PartnerApi):
         operation_id="members_upsert",
         summary="Create or update a member",
         description=(
-            "Upsert by `external_id`: fields present are set, absent fields are kept, "
-            "`null` clears. `tags` replaces the member's tags."
+            "Keeps your member in step with Quanyi; call it before claiming vouchers for a "
+            "member Quanyi has not seen yet, and whenever the member's details change.\n\n"
+            "The member is found by `external_id` (your own id for them). A new member "
+            "answers 201, an existing one 200. Fields you send are set, fields you leave "
+            "out are kept, and `null` clears a field. `tier` is a tier code; `tags` is the "
+            "complete list of the member's tag codes (it replaces the current tags, and a "
+            "code Quanyi does not know yet is created). Phone and e-mail come back masked."
+            "\n\nScope: `members:write`."
         ),
         tags=["members"],
         parameters=[IDEMPOTENCY_PARAMETER],
@@ -78,7 +92,7 @@ class MemberUpsertApi(PartnerApi):
         responses={
             201: MemberOutput,
             200: MemberOutput,
-            **problem_responses(400, 409, 415, 422),
+            **problem_responses(idempotent=True),
         },
     )
     def post(self, request: Request) -> Response:
@@ -94,8 +108,14 @@ class MemberDetailApi(PartnerApi):
     @extend_schema(
         operation_id="members_retrieve",
         summary="Read a member",
+        description=(
+            "The member with this `external_id`: name, masked phone and e-mail, birthday, "
+            "tier, points, tags and lifecycle stage. 404 `not_found` if Quanyi has no such "
+            "member (create it with *Create or update a member*).\n\nScope: `members:read`."
+        ),
+        parameters=[EXTERNAL_ID],
         tags=["members"],
-        responses={200: MemberOutput, **problem_responses(404)},
+        responses={200: MemberOutput, **problem_responses(NotFound)},
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = selectors.member_get(external_id=external_id)

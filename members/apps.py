@@ -7,6 +7,8 @@ from riskcontrol.crypto import ReencryptionStep
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = _("Members")
+    # Its place among the console\'s business sections (riskcontrol/console_site.py).
+    console_order = 10
     # Collected by riskcontrol (roles after migrate, partner API scopes, key rotation).
     role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
     partner_scopes = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,12 +11,42 @@ from rest_framework.response import Response
 from riskcontrol.core.errors import NotFound, PermissionDenied
 from riskcontrol.core.text import validate_identifier
 from riskcontrol.http.partner_api import PartnerApi
-from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, ProblemCode, problem_responses
+from vouchers.errors import InvalidTransition, VoucherExpired, VoucherFrozen, VoucherVoid
 from vouchers.services import REVEAL_ANY_SCOPE
 
+from .errors import (
+    AlreadyRedeemed,
+    AlreadyReversed,
+    BelowMinimumOrder,
+    NotClaimed,
+    NotRedeemableHere,
+    OutsideRedemptionWindow,
+    ReversalWindowPassed,
+    TokenExpired,
+)
 from .models import Redemption, Store
 from .presentations import presentation_create_for_partner
 from .services import redemption_create, redemption_reverse, store_upsert
+
+SERIAL = OpenApiParameter(
+    "serial",
+    str,
+    OpenApiParameter.PATH,
+    description="The voucher's serial: its public number, as answered by the claim.",
+)
+REDEMPTION_ID = OpenApiParameter(
+    "redemption_id",
+    int,
+    OpenApiParameter.PATH,
+    description="The `id` answered when the voucher was redeemed.",
+)
+STORE_CODE = OpenApiParameter(
+    "code",
+    str,
+    OpenApiParameter.PATH,
+    description="Your code for the store (at most 32 characters).",
+)
 
 
 class RedemptionCreateInput(serializers.Serializer):
@@ -98,14 +128,67 @@ class RedemptionCreateApi(PartnerApi):
         operation_id="redemptions_create",
         summary="Redeem a voucher at a store",
         description=(
-            "Exactly one of `code`, `token` (a presentation token) or `serial` (needs scope "
-            "`redemptions:serial`). Unknown codes and bad tokens count towards the guessing "
-            "limit (429 `rate_limited`). `already_redeemed` carries `redeemed_at` and `store`."
+            "Uses up a voucher at one of your stores, for the till or POS when a member "
+            "hands over a voucher. Name the voucher by exactly one of: the `code` the "
+            "member shows (typed or scanned), the `token` of a QR code made by *A "
+            "short-lived QR token for the member's app*, or its `serial` (only for a "
+            "trusted POS that has already checked the member; needs scope "
+            "`redemptions:serial`). Send `order_amount` when the batch has a minimum order "
+            "or takes a percentage off, and `order_ref` to find the redemption later. The "
+            "answer says how much was taken off (`discount_amount`).\n\n"
+            "Unknown codes and tokens count towards a guessing limit; after too many, "
+            "calls answer 429 `rate_limited` for a while. A key bound to a store can "
+            "redeem only at that store. Send an `Idempotency-Key` so a retry after a "
+            "timeout cannot redeem twice.\n\nScope: `redemptions:write`."
         ),
         tags=["redemptions"],
         parameters=[IDEMPOTENCY_PARAMETER],
         request=RedemptionCreateInput,
-        responses={201: RedemptionOutput, **problem_responses(400, 404, 409, 415, 422)},
+        responses={
+            201: RedemptionOutput,
+            **problem_responses(
+                ProblemCode.of(
+                    NotFound,
+                    "No voucher has this code, token or serial, or no active store has this code.",
+                ),
+                ProblemCode.of(
+                    AlreadyRedeemed,
+                    "The voucher was already redeemed; `redeemed_at`, `store` and "
+                    "`store_name` say when and where.",
+                    redeemed_at="2026-11-28T10:15:00+08:00",
+                    store="S001",
+                    store_name="Store 1",
+                ),
+                ProblemCode.of(
+                    NotClaimed,
+                    "No member has claimed this voucher and its batch does not allow "
+                    "redeeming unclaimed codes, or the voucher is not valid yet.",
+                ),
+                ProblemCode.of(VoucherExpired, "The voucher or its batch has expired."),
+                ProblemCode.of(VoucherFrozen, "The voucher is frozen."),
+                ProblemCode.of(VoucherVoid, "The voucher was voided."),
+                ProblemCode.of(NotRedeemableHere, "The batch's rules do not allow this store."),
+                ProblemCode.of(
+                    OutsideRedemptionWindow,
+                    "Outside the batch's weekly redemption hours; `detail` says when it "
+                    "can be redeemed.",
+                ),
+                ProblemCode.of(
+                    BelowMinimumOrder,
+                    "`order_amount` is missing or below the batch's minimum order, given "
+                    "in `minimum_order_amount`.",
+                    minimum_order_amount="100.00",
+                ),
+                ProblemCode.of(
+                    TokenExpired, "The QR token is past its lifetime; ask for a fresh one."
+                ),
+                ProblemCode.of(
+                    InvalidTransition,
+                    "The voucher changed state while this request ran; read it again.",
+                ),
+                idempotent=True,
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.validate(RedemptionCreateInput, request.data)
@@ -130,8 +213,17 @@ class RedemptionDetailApi(PartnerApi):
     @extend_schema(
         operation_id="redemptions_retrieve",
         summary="Read a redemption",
+        description=(
+            "A redemption by the `id` its creation answered: voucher, store, order, "
+            "discount and whether it was reversed. A key bound to a store sees only that "
+            "store's redemptions.\n\nScope: `redemptions:read`."
+        ),
+        parameters=[REDEMPTION_ID],
         tags=["redemptions"],
-        responses={200: RedemptionOutput, **problem_responses(404)},
+        responses={
+            200: RedemptionOutput,
+            **problem_responses(ProblemCode.of(NotFound, "No redemption with this id.")),
+        },
     )
     def get(self, request: Request, redemption_id: int) -> Response:
         return Response(RedemptionOutput(_redemption(redemption_id, self.client)).data)
@@ -143,11 +235,36 @@ class ReversalCreateApi(PartnerApi):
     @extend_schema(
         operation_id="redemptions_reversal_create",
         summary="Reverse a redemption (refund)",
-        description="409 `already_reversed`, or `reversal_window_passed` after the window.",
+        description=(
+            "Undoes a redemption when the order is refunded or was keyed in by mistake: "
+            "the voucher goes back to the state it had before (usable again) and the "
+            "redemption's `status` becomes `reversed`. Give a short `reason`. Possible "
+            "once, within the reversal window after redeeming (24 hours unless agreed "
+            "otherwise).\n\n"
+            "Scope: `redemptions:write`."
+        ),
         tags=["redemptions"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[REDEMPTION_ID, IDEMPOTENCY_PARAMETER],
         request=ReversalInput,
-        responses={200: RedemptionOutput, **problem_responses(400, 404, 409, 415, 422)},
+        responses={
+            200: RedemptionOutput,
+            **problem_responses(
+                ProblemCode.of(NotFound, "No redemption with this id."),
+                ProblemCode.of(
+                    AlreadyReversed,
+                    "The redemption was already reversed; `reversed_at` says when.",
+                    reversed_at="2026-11-28T10:20:00+08:00",
+                ),
+                ProblemCode.of(
+                    ReversalWindowPassed, "The reversal window after redeeming has passed."
+                ),
+                ProblemCode.of(
+                    InvalidTransition,
+                    "The voucher changed state since it was redeemed; read it again.",
+                ),
+                idempotent=True,
+            ),
+        },
     )
     def post(self, request: Request, redemption_id: int) -> Response:
         data = self.validate(ReversalInput, request.data)
@@ -167,8 +284,16 @@ class StoreApi(PartnerApi):
     @extend_schema(
         operation_id="stores_retrieve",
         summary="Read a store",
+        description=(
+            "A store by its code: name, address, group and whether it is active.\n\n"
+            "Scope: `stores:read`."
+        ),
+        parameters=[STORE_CODE],
         tags=["stores"],
-        responses={200: StoreOutput, **problem_responses(404)},
+        responses={
+            200: StoreOutput,
+            **problem_responses(ProblemCode.of(NotFound, "No store with this code.")),
+        },
     )
     def get(self, request: Request, code: str) -> Response:
         store = Store.objects.filter(code=code).first()
@@ -179,9 +304,17 @@ class StoreApi(PartnerApi):
     @extend_schema(
         operation_id="stores_upsert",
         summary="Create or update a store",
+        description=(
+            "Keeps Quanyi's store list in step with your ERP or POS: creates the store "
+            "with this code (201) or updates it (200). `group` is used by batch rules "
+            "that allow whole groups of stores; an inactive store (`active: false`) "
+            "cannot redeem. Sending the same body again changes nothing.\n\n"
+            "Scope: `stores:write`."
+        ),
+        parameters=[STORE_CODE],
         tags=["stores"],
         request=StoreInput,
-        responses={201: StoreOutput, 200: StoreOutput, **problem_responses(400, 415)},
+        responses={201: StoreOutput, 200: StoreOutput, **problem_responses(body=True)},
     )
     def put(self, request: Request, code: str) -> Response:
         data = self.validate(StoreInput, request.data)
@@ -196,15 +329,36 @@ class PresentationCreateApi(PartnerApi):
         operation_id="vouchers_presentations_create",
         summary="A short-lived QR token for the member's app",
         description=(
-            "A token redeems like the code, so a client gets tokens only for vouchers "
-            "claimed through it (scope `vouchers:reveal_any` lifts that); any other serial "
-            "answers 404 `not_found` like an unknown one, and both count towards the "
-            "guessing limit (429 `rate_limited`)."
+            "A token, and the same token as an SVG QR code, that the member's app shows at "
+            "the till instead of the code itself; the store redeems it like the code. It "
+            "expires after a short time (`expires_at`, two minutes by default), so a "
+            "screenshot cannot be reused later; ask for a new one each time the member "
+            "opens the voucher. Only for vouchers claimed through this client (unless it "
+            "holds `vouchers:reveal_any`); any other serial answers 404 `not_found` like "
+            "an unknown one and counts towards the guessing limit. No body is needed."
+            "\n\nScope: `vouchers:present`."
         ),
         tags=["vouchers"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[SERIAL, IDEMPOTENCY_PARAMETER],
         request=None,
-        responses={201: PresentationOutput, **problem_responses(404, 409, 415, 422)},
+        responses={
+            201: PresentationOutput,
+            **problem_responses(
+                ProblemCode.of(
+                    NotFound, "No voucher with this serial that this client may present."
+                ),
+                ProblemCode.of(
+                    AlreadyRedeemed, "The voucher was already redeemed; `redeemed_at` says when."
+                ),
+                ProblemCode.of(VoucherExpired, "The voucher has expired."),
+                ProblemCode.of(VoucherFrozen, "The voucher is frozen."),
+                ProblemCode.of(VoucherVoid, "The voucher was voided."),
+                ProblemCode.of(
+                    NotClaimed, "The voucher is not held by a member, so it has no QR code."
+                ),
+                idempotent=True,
+            ),
+        },
     )
     def post(self, request: Request, serial: str) -> Response:
         presentation = presentation_create_for_partner(

@@ -4,7 +4,9 @@ from django.utils.translation import gettext_lazy as _
 
 class RedemptionConfig(AppConfig):
     name = "redemption"
-    verbose_name = _("Redemption")
+    verbose_name = _("Stores and redemptions")
+    # Its place among the console\'s business sections (riskcontrol/console_site.py).
+    console_order = 40
     # Collected by riskcontrol (roles after every migrate; the partner API's scopes).
     partner_scopes = {
         "redemptions:read": _("Read redemptions"),

@@ -3,9 +3,10 @@ other Quanyi app. `core/` (errors, actors, request context, text checks, audit a
 actor-stamped abstract models), `http/` (the partner API's plumbing: problem details,
 schema helpers, pagination, the PartnerApi base view, middleware, parsers,
 authentication, throttles, health), `partners/` (partner clients, keys, scopes,
-idempotency), `console/` (confirmed admin actions, roles, the admin itself, the sealed
-upload store), `rules/` (guessing limits, counters, the Redis fallback; the risk engine
-grows here) and `crypto.py` (key ring, AES-GCM, blind index, key-rotation steps). Upper
-apps declare their roles and re-encryption steps in their AppConfig; riskcontrol collects
-them. Nothing is re-exported here: settings load parts of this package before models exist.
+idempotency), `console/` (confirmed admin actions, roles, the admin pages, the sealed
+upload store), `console_site.py` (the admin site: its sections, its own 404 page),
+`rules/` (guessing limits, counters, the Redis fallback; the risk engine grows here) and
+`crypto.py` (key ring, AES-GCM, blind index, key-rotation steps). Upper apps declare
+their roles, re-encryption steps and console sections in their AppConfig; riskcontrol
+collects them. Nothing is re-exported here: settings load parts of this package before models exist.
 """

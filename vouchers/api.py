@@ -7,16 +7,40 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from members.selectors import member_get
-from riskcontrol.core.errors import ValidationFailed
+from riskcontrol.core.errors import NotFound, ValidationFailed
 from riskcontrol.core.text import json_text_problem, validate_identifier
 from riskcontrol.http.pagination import PagePagination
 from riskcontrol.http.partner_api import PartnerApi
-from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, ProblemCode, problem_responses
 
 from . import selectors
+from .errors import (
+    BatchNotActive,
+    InvalidTransition,
+    LimitReached,
+    SoldOut,
+    VoucherFrozen,
+    VoucherVoid,
+)
 from .models import Voucher, VoucherBatch
 from .rules import voucher_face_value
 from .services import REVEAL_ANY_SCOPE, voucher_claim, voucher_reveal_for_partner
+
+EXTERNAL_ID = OpenApiParameter(
+    "external_id",
+    str,
+    OpenApiParameter.PATH,
+    description="Your own id for the member, as sent to *Create or update a member*.",
+)
+BATCH_CODE = OpenApiParameter(
+    "code", str, OpenApiParameter.PATH, description="The batch's code, e.g. `WELCOME10`."
+)
+SERIAL = OpenApiParameter(
+    "serial",
+    str,
+    OpenApiParameter.PATH,
+    description="The voucher's serial: its public number, as answered by the claim.",
+)
 
 
 class VoucherOutput(serializers.Serializer):
@@ -100,8 +124,17 @@ class BatchDetailApi(PartnerApi):
     @extend_schema(
         operation_id="batches_retrieve",
         summary="Read a batch and its stock",
+        description=(
+            "A voucher batch by its code: what its vouchers are worth (`value_type`, "
+            "`face_value` or `percent_off` with `max_discount`, `min_order_amount`), when "
+            "they are valid, the per-member limit, whether it is open (`status`) and how "
+            "many vouchers are available, claimed, redeemed and expired. Check it before "
+            "offering the batch to members. Stock figures may lag by a few seconds.\n\n"
+            "Scope: `batches:read`."
+        ),
+        parameters=[BATCH_CODE],
         tags=["batches"],
-        responses={200: BatchOutput, **problem_responses(404)},
+        responses={200: BatchOutput, **problem_responses(NotFound)},
     )
     def get(self, request: Request, code: str) -> Response:
         batch = selectors.batch_get(code=code)
@@ -116,15 +149,39 @@ class ClaimCreateApi(PartnerApi):
         operation_id="claims_create",
         summary="Claim a voucher of a batch for a member",
         description=(
-            "Takes the next available voucher. 409 `sold_out` when none is left, "
-            "`limit_reached` when the member already holds the batch's limit, "
-            "`batch_not_active` when the batch is not open; 404 for an unknown batch or "
-            "member (upsert members first)."
+            "Gives the member one voucher of the batch and answers it with its secret "
+            "`code`; use it when a member takes a coupon in your app or shop. The member "
+            "must exist in Quanyi first (*Create or update a member*). Keep the `code` "
+            "safe and show it only to the member; it can be fetched again with *Reveal a "
+            "voucher's code*. `channel` names where the claim came from, `trace` carries "
+            "your own attribution data (under 2 KB).\n\n"
+            "Send an `Idempotency-Key` so a retry after a timeout does not claim a "
+            "second voucher.\n\nScope: `vouchers:claim`."
         ),
         tags=["batches"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[BATCH_CODE, IDEMPOTENCY_PARAMETER],
         request=ClaimCreateInput,
-        responses={201: ClaimOutput, **problem_responses(400, 404, 409, 415, 422)},
+        responses={
+            201: ClaimOutput,
+            **problem_responses(
+                ProblemCode.of(
+                    NotFound,
+                    "No batch with this code, or no member with this "
+                    "external_id (create the member first).",
+                ),
+                ProblemCode.of(
+                    BatchNotActive,
+                    "The batch is not open for claims: not yet activated, paused or closed, "
+                    "or outside its validity period.",
+                ),
+                ProblemCode.of(
+                    LimitReached,
+                    "The member already holds as many vouchers of this batch as one member may.",
+                ),
+                ProblemCode.of(SoldOut, "No voucher is left in this batch."),
+                idempotent=True,
+            ),
+        },
     )
     def post(self, request: Request, code: str) -> Response:
         data = self.validate(ClaimCreateInput, request.data)
@@ -146,8 +203,18 @@ class VoucherDetailApi(PartnerApi):
     @extend_schema(
         operation_id="vouchers_retrieve",
         summary="Read a voucher (never its code)",
+        description=(
+            "A voucher by its serial (the public number printed or shown beside the "
+            "code): its batch, status, member, value and the times it was claimed, "
+            "redeemed or expires. Use it to show a member's voucher or to check its state; "
+            "the secret code is never part of it.\n\nScope: `vouchers:read`."
+        ),
+        parameters=[SERIAL],
         tags=["vouchers"],
-        responses={200: VoucherOutput, **problem_responses(404)},
+        responses={
+            200: VoucherOutput,
+            **problem_responses(ProblemCode.of(NotFound, "No voucher with this serial.")),
+        },
     )
     def get(self, request: Request, serial: str) -> Response:
         return Response(VoucherOutput(selectors.voucher_get(serial=serial)).data)
@@ -165,15 +232,31 @@ class VoucherSecretApi(PartnerApi):
         operation_id="vouchers_secret_retrieve",
         summary="Reveal a voucher's code (recorded)",
         description=(
-            "Every call is recorded as a reveal event. A client reveals only vouchers "
-            "claimed through it (scope `vouchers:reveal_any` lifts that); any other serial "
-            "answers 404 `not_found` like an unknown one, and both count towards the "
-            "guessing limit (429 `rate_limited`). 409 `voucher_frozen` / `voucher_void` "
-            "for a frozen or void voucher; 409 `invalid_transition` for an unclaimed card "
-            "secret (revealing it would deliver it)."
+            "The secret code of a voucher, for showing it to its member again (for "
+            "example after they lost the claim's answer). Every call is recorded. A client "
+            "sees only the codes of vouchers claimed through it, unless it also holds "
+            "`vouchers:reveal_any`; any other serial answers 404 `not_found`, exactly like "
+            "an unknown one, and too many of them answer 429 `rate_limited`.\n\n"
+            "Scope: `vouchers:reveal`."
         ),
+        parameters=[SERIAL],
         tags=["vouchers"],
-        responses={200: SecretOutput, **problem_responses(404, 409)},
+        responses={
+            200: SecretOutput,
+            **problem_responses(
+                ProblemCode.of(
+                    NotFound,
+                    "No voucher with this serial that this client may reveal.",
+                ),
+                ProblemCode.of(VoucherFrozen, "The voucher is frozen; its code is withheld."),
+                ProblemCode.of(VoucherVoid, "The voucher was voided; its code is withheld."),
+                ProblemCode.of(
+                    InvalidTransition,
+                    "The voucher is a card secret nobody has claimed: revealing it would "
+                    "hand it out. Claim it first.",
+                ),
+            ),
+        },
     )
     def get(self, request: Request, serial: str) -> Response:
         revealed = voucher_reveal_for_partner(
@@ -193,11 +276,36 @@ class MemberVoucherListApi(PartnerApi):
     @extend_schema(
         operation_id="members_vouchers_list",
         summary="Vouchers a member holds (no codes)",
+        description=(
+            "The vouchers this member holds, most recently claimed first, a page at a time "
+            "(`page`, `page_size` up to 200), optionally only those in one `status` (for "
+            "example `claimed` for the ones they can still use). Use it for the member's "
+            '"my coupons" page; codes are not included.\n\nScope: `members:read`.'
+        ),
         tags=["members"],
         parameters=[
-            OpenApiParameter("status", enum=Voucher.Status.values, required=False),
+            EXTERNAL_ID,
+            OpenApiParameter(
+                "status",
+                enum=Voucher.Status.values,
+                required=False,
+                description="Only the vouchers in this status; all of them when left out.",
+            ),
+            OpenApiParameter("page", int, required=False, description="The page, from 1."),
+            OpenApiParameter(
+                "page_size",
+                int,
+                required=False,
+                description="Vouchers per page: 50 when left out, at most 200.",
+            ),
         ],
-        responses={200: VoucherPageOutput, **problem_responses(400, 404)},
+        responses={
+            200: VoucherPageOutput,
+            **problem_responses(
+                ProblemCode.of(NotFound, "No member with this external_id, or no such page."),
+                ProblemCode.of(ValidationFailed, "`status` is not one of the listed values."),
+            ),
+        },
     )
     def get(self, request: Request, external_id: str) -> Response:
         status = request.query_params.get("status") or None

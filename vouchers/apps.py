@@ -7,6 +7,8 @@ from riskcontrol.crypto import ReencryptionStep
 class VouchersConfig(AppConfig):
     name = "vouchers"
     verbose_name = _("Vouchers")
+    # Its place among the console\'s business sections (riskcontrol/console_site.py).
+    console_order = 30
     # Collected by riskcontrol (roles after migrate, partner API scopes, key rotation). Revealing
     # and exporting codes is never granted by a wildcard: only the Secret custodian has it.
     sensitive_permissions = ("reveal_secret", "export_secrets")

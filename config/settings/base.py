@@ -26,7 +26,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the console's site (sections, its own 404 page).
+    "riskcontrol.console_site.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -230,10 +231,31 @@ PARTNER_API_RATE = env.str("PARTNER_API_RATE", default="6000/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quanyi partner API",
     "DESCRIPTION": (
-        "Members, vouchers, claims and redemptions for partner systems. "
-        "Authenticate with `Authorization: Api-Key <key>`. Errors are RFC 9457 problem "
-        "details (`application/problem+json`) with a stable `code`."
+        "Members, vouchers, claims and redemptions for partner systems: keep your members "
+        "and stores in step, give members vouchers, show them their vouchers and redeem "
+        "them at your tills.\n\n"
+        "**Authentication.** Send your API key in every call as `Authorization: Api-Key "
+        "<key>` (press *Authorize* to try calls here). Each operation names the scope "
+        "your key needs.\n\n"
+        "**Errors** are RFC 9457 problem documents (`application/problem+json`) with a "
+        "stable `code` to branch on; `title` and `detail` are for people. Each operation "
+        "lists the codes it can answer, by HTTP status. A wrong method on a path answers "
+        "405 `method_not_allowed`, an unknown path 404 `not_found`.\n\n"
+        "**Retries.** Every `POST` takes an `Idempotency-Key` header; a retry with the same "
+        "key and body answers the first response again instead of doing the work twice. "
+        "429 and 503 answers carry `Retry-After`.\n\n"
+        "**Formats.** JSON in and out; money is a decimal string with two places plus a "
+        "`currency`; times are ISO 8601 with their offset. Lists come a page at a time "
+        "(`page`, `page_size` up to 200) with `count`, `next`, `previous` and `results`."
     ),
+    "TAGS": [
+        {"name": "members", "description": "Your members and the vouchers they hold."},
+        {"name": "batches", "description": "Voucher batches, their stock, and claims."},
+        {"name": "vouchers", "description": "One voucher: its state, its code, QR tokens."},
+        {"name": "redemptions", "description": "Redeeming vouchers at stores, and refunds."},
+        {"name": "stores", "description": "The stores where vouchers are redeemed."},
+        {"name": "health", "description": "For monitoring."},
+    ],
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_AUTHENTICATION": [],

@@ -24,6 +24,7 @@ from .problems import (
 )
 from .schema import (
     IDEMPOTENCY_PARAMETER,
+    ProblemCode,
     ProblemOutput,
     ServerErrorProblemOutput,
     ValidationProblemOutput,
@@ -48,6 +49,7 @@ __all__ = [
     "PartnerApi",
     "PartnerClientRateThrottle",
     "PartnerPrincipal",
+    "ProblemCode",
     "ProblemOutput",
     "ProblemResponse",
     "RequestIdMiddleware",

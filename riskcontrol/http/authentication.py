@@ -1,4 +1,6 @@
-"""`Authorization: Api-Key <key>`: the partner API's only authenticator.
+"""`Authorization: Api-Key <key>`: the partner API's only authenticator. The bare key
+(`Authorization: <key>`, what the docs page's Authorize dialog sends when only the key is
+pasted) is accepted too; any other scheme (`Bearer …`, `Basic …`) is refused.
 
 djangorestframework-api-key ships a *permission* class, which would answer 403 for a
 missing key; wrapping its key store in an authentication class gives the 401 with
@@ -41,7 +43,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
-        keyword, _, key = header.partition(" ")
+        keyword, space, key = header.strip().partition(" ")
+        if not space:  # the bare key: keys hold no spaces, scheme names are not keys
+            keyword, key = KEYWORD, keyword
         key = key.strip()
         # Issued keys are printable ASCII; anything else (NUL included) is no key of ours.
         if keyword != KEYWORD or not key or not (key.isascii() and key.isprintable()):
@@ -68,5 +72,12 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <key>`, as issued to the partner client by an operator.",
+            "description": (
+                "Your API key, sent in the `Authorization` header as `Api-Key <key>`, "
+                "for example `Api-Key Xb3kQ9aZ.Hh2…`. In this page's Authorize dialog "
+                "you may paste either that whole value or just the key. Keys are issued "
+                "to your partner client by a Quanyi operator and shown once; each key "
+                "carries its client's scopes (each operation names the scope it needs). "
+                "A missing, unknown, expired or revoked key answers 401 `unauthenticated`."
+            ),
         }

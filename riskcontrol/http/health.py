@@ -6,7 +6,7 @@ import redis
 from celery import current_app
 from django.conf import settings
 from django.db import connection, models
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..rules.fallback import redis_timeouts
+from .schema import problem_responses
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,17 @@ class HealthApi(APIView):
 
     @extend_schema(
         auth=[],
-        responses={200: HealthOutput, 503: HealthOutput},
         summary="Service health",
+        description=(
+            "Whether the service can take calls now: 200 with `status: ok` when it can, "
+            "503 with `status: degraded` and the part that is down when it cannot. For "
+            "monitoring and load balancers; needs no key and is not rate limited."
+        ),
+        responses={
+            200: HealthOutput,
+            503: OpenApiResponse(HealthOutput, description="A part the service needs is down."),
+            **problem_responses(authenticated=False),
+        },
         tags=["health"],
     )
     def get(self, request: Request) -> Response:
