@@ -23,7 +23,7 @@ CONTEXT_LABELS = {
     "redemption": _("redemption"),
     "import_job": _("card-stock import"),
     "changes": _("changes"),
-    "count": _("count"),
+    "count": _("number of codes"),
     "format": _("format"),
     "export": _("export"),
     "campaign": _("campaign"),
