@@ -112,7 +112,7 @@ def batch_value_text(batch: VoucherBatch) -> str:
     has no face value, so never "0.00"), "spend 100.00, save 20.00 CNY"."""
     VT = VoucherBatch.ValueType
     if batch.value_type == VT.PERCENT and batch.percent_off is not None:
-        text = str(_("%(percent)s%% off") % {"percent": f"{batch.percent_off:g}"})
+        text = str(_("%(percent)s%% off") % {"percent": f"{batch.percent_off.normalize():f}"})
         if batch.max_discount:
             text = str(
                 _("%(value)s, at most %(max)s %(currency)s")
