@@ -106,6 +106,24 @@ def test_a_supplier_serial_goes_to_its_voucher(operator):
     assert response["Location"] == f"{CHANGELIST}{voucher.pk}/change/"
 
 
+def test_a_supplier_serial_held_by_several_vouchers_lists_them(operator):
+    for code in ("SUPA", "SUPB"):
+        batch = make_batch(quantity=None, kind="card_secret", code=code)
+        data = f"code,serial\n{code}-SECRET-1,1234567890123456\n".encode()
+        card_stock_import(
+            batch=batch,
+            open_file=lambda d=data: io.BytesIO(d),
+            file_name="s.csv",
+            actor=Actor.system(),
+        )
+
+    response = operator.post(SEARCH, {"q": "1234567890123456"}, follow=True)
+
+    # a 16-digit card number is shaped like a code, yet it is a supplier serial: listed
+    assert response.redirect_chain == [(f"{CHANGELIST}?q=1234567890123456", 302)]
+    assert len(response.context["cl"].result_list) == 2
+
+
 def test_nothing_found_is_said_without_echoing_what_was_typed(operator, claimed):
     response = operator.post(SEARCH, {"q": "ZZZZ-ZZZZ-ZZZZ-ZZZZ"}, follow=True)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -64,14 +63,17 @@ VOUCHER_PAGE_FIELDS = [
 ]
 
 
-def _voucher_ids(term: str) -> list[int]:
-    """Vouchers whose serial or supplier serial is `term` (at most two: one is enough
-    to go to its page, two mean a list)."""
+def _serial_voucher_ids(term: str) -> list[int]:
+    """The voucher whose serial is `term` (as typed or in upper case): the unique index."""
     return list(
-        Voucher.objects.filter(
-            Q(serial__in={term, term.upper()}) | Q(supplier_serial=term)
-        ).values_list("pk", flat=True)[:2]
+        Voucher.objects.filter(serial__in={term, term.upper()}).values_list("pk", flat=True)
     )
+
+
+def _supplier_voucher_ids(term: str) -> list[int]:
+    """Vouchers whose supplier serial is `term`, at most two (one is enough to go to its
+    page, two mean a list). No index serves this alone: asked last."""
+    return list(Voucher.objects.filter(supplier_serial=term).values_list("pk", flat=True)[:2])
 
 
 def _member_id(term: str) -> int | None:
@@ -79,14 +81,17 @@ def _member_id(term: str) -> int | None:
 
 
 def looks_like_code(term: str) -> bool:
-    """Whether `term` is (or is shaped like) a voucher code and not a serial or a member
-    id: a generated code's shape once folded, or any voucher's code (blind index)."""
+    """Whether `term` is (or is shaped like) a voucher code — a generated code's shape
+    once folded, or any voucher's code (blind index) — and not a serial, a member id or
+    a supplier serial (a 16-digit card number is one, not a code)."""
     term = term.strip()
-    if not term or _voucher_ids(term) or _member_id(term) is not None:
-        return False
-    return (
+    if not term or not (
         is_normalised_generated_code(fold_code(term))
         or selectors.voucher_id_by_code(term) is not None
+    ):
+        return False
+    return not (
+        _serial_voucher_ids(term) or _member_id(term) is not None or _supplier_voucher_ids(term)
     )
 
 
@@ -195,16 +200,18 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
         return readable_html(voucher.trace)
 
     def get_search_results(self, request, queryset, search_term):
-        """Serial, supplier serial or member id, exactly; never a code (codes are found
-        through `search_view`, by POST)."""
+        """Serial, member id or supplier serial, exactly, in that order (the first two by
+        their indexes); never a code (codes are found through `search_view`, by POST)."""
         term = search_term.strip()
         if not term:
             return queryset, False
+        serial_ids = _serial_voucher_ids(term)
+        if serial_ids:
+            return queryset.filter(pk__in=serial_ids), False
         member_id = _member_id(term)
-        found = Q(serial__in={term, term.upper()}) | Q(supplier_serial=term)
         if member_id is not None:
-            found |= Q(member_id=member_id)
-        return queryset.filter(found), False
+            return queryset.filter(member_id=member_id), False
+        return queryset.filter(supplier_serial=term), False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -272,14 +279,20 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
         term = request.POST.get(SEARCH_VAR, "").strip()[:128]
         if not term:
             return HttpResponseRedirect(changelist)
-        ids = _voucher_ids(term)
-        voucher_id = ids[0] if len(ids) == 1 else selectors.voucher_id_by_code(term)
-        if len(ids) > 1 or (voucher_id is None and _member_id(term) is not None):
-            # Several vouchers with this supplier serial, or a member's vouchers: the
-            # list, searched by that serial or member id (neither is a secret).
-            return HttpResponseRedirect(f"{changelist}?{urlencode({SEARCH_VAR: term})}")
+        serial_ids = _serial_voucher_ids(term)
+        voucher_id = serial_ids[0] if serial_ids else selectors.voucher_id_by_code(term)
         if voucher_id is not None:
             return HttpResponseRedirect(reverse("admin:vouchers_voucher_change", args=[voucher_id]))
+        member_id = _member_id(term)
+        supplier_ids = [] if member_id is not None else _supplier_voucher_ids(term)
+        if len(supplier_ids) == 1:
+            return HttpResponseRedirect(
+                reverse("admin:vouchers_voucher_change", args=[supplier_ids[0]])
+            )
+        if supplier_ids or member_id is not None:
+            # A member's vouchers, or several with this supplier serial: the list, searched
+            # by that member id or supplier serial (neither is a secret).
+            return HttpResponseRedirect(f"{changelist}?{urlencode({SEARCH_VAR: term})}")
         self.message_user(
             request,
             _("No voucher has this serial or code, and no member has this id."),
