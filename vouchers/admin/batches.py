@@ -149,6 +149,13 @@ BATCH_EVENT_LABELS = {
 }
 
 
+def _batch_event_detail(event: BatchEvent) -> str:
+    """A batch event's detail; a creation's (the status the batch started in) by name."""
+    if event.action == "create" and event.detail in VoucherBatch.Status.values:
+        return str(VoucherBatch.Status(event.detail).label)
+    return event.detail
+
+
 def batch_progress(batch: VoucherBatch) -> dict:
     """A batch's status and generation, as the batch pages show them and poll them."""
     return {
@@ -158,6 +165,8 @@ def batch_progress(batch: VoucherBatch) -> dict:
         "generation_label": str(batch.get_generation_display()),
         "generated": batch.generated_count,
         "quantity": batch.quantity,
+        "generated_text": f"{batch.generated_count:,}",
+        "quantity_text": f"{batch.quantity:,}",
         "busy": batch.generation
         in (VoucherBatch.Generation.PENDING, VoucherBatch.Generation.RUNNING),
     }
@@ -304,8 +313,8 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
             reverse("admin:vouchers_voucherbatch_progress", args=[batch.pk]),
             "1" if progress["busy"] else "",
             progress["generation_label"],
-            f"{batch.generated_count:,}",
-            f"{batch.quantity:,}",
+            progress["generated_text"],
+            progress["quantity_text"],
         )
 
     @admin.display(description=_("available"))
@@ -389,8 +398,6 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
         response = JsonResponse(
             {
                 **batch_progress(batch),
-                "generated_text": f"{batch.generated_count:,}",
-                "quantity_text": f"{batch.quantity:,}",
                 "stock": selectors.batch_stock(batch_id=batch.pk, max_age=0),
             }
         )
@@ -411,7 +418,11 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
                 "progress": batch_progress(batch),
                 "status_labels": dict(Voucher.Status.choices),
                 "batch_events": [
-                    (event, BATCH_EVENT_LABELS.get(event.action, event.action))
+                    (
+                        event,
+                        BATCH_EVENT_LABELS.get(event.action, event.action),
+                        _batch_event_detail(event),
+                    )
                     for event in BatchEvent.objects.filter(batch=batch).order_by(
                         "-created_at", "-id"
                     )[:20]
