@@ -249,5 +249,5 @@ def test_exporting_codes_records_one_event_per_batch_with_the_count(console_clie
     assert {e.context["reason"] for e in events} == {"distributor order 7"}
     assert {e.actor_label for e in events} == {"operator-user"}
     page = text_of(custodian.get(f"{BATCHES}{first.pk}/change/", **ZH).content.decode())
-    assert "券码已导出" in page
+    assert "卡密已导出" in page
     assert "30 · csv · distributor order 7" in page

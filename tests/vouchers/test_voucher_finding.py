@@ -175,7 +175,7 @@ def test_refusals_and_the_search_box_help_are_in_chinese(operator, claimed):
     ).content.decode()
 
     assert "券码不会通过地址栏搜索" in page
-    assert "卡号、供应商卡号、会员 ID 或粘贴的券码" in page
+    assert "序列号、供应商卡号、会员 ID 或粘贴的券码" in page
 
 
 # --- the voucher page ------------------------------------------------------------------
