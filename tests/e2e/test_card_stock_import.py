@@ -39,13 +39,20 @@ def test_operator_uploads_checks_and_confirms_a_small_file(
     sign_in(page, live_server)
     page.goto(f"{live_server.url}/admin/vouchers/voucherbatch/{batch.pk}/change/")
     page.click("#import-link")
+    # the button says what it needs until a file is chosen
+    expect(page.locator("#upload-form input[type=submit]")).to_be_disabled()
+    expect(page.locator("#upload-needs")).to_be_visible()
     page.set_input_files("input[type=file]", str(file))
+    expect(page.locator("#upload-needs")).to_be_hidden()
     page.click("#upload-form input[type=submit]")
 
     expect(page.locator("#report-summary td[data-kind=accepted]")).to_have_text("2")
     expect(page.locator("#report-issues")).to_contain_text("appears earlier in the file")
     expect(page.locator("#report-issues")).not_to_contain_text("VIP-AAAA-0001")
     assert not Voucher.objects.filter(batch=batch).exists()
+    # with a rejected row, confirming needs the tick first, and the page says so
+    expect(page.locator("#confirm-import")).to_be_disabled()
+    expect(page.locator("#confirm-needs")).to_be_visible()
     page.check("#id_skip_rejected")
     page.click("#confirm-import")
 

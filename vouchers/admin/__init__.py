@@ -1,7 +1,8 @@
 """The vouchers console (Django admin), one module per screen family: `batches` (the
 batch list, create/change, progress and the batch actions), `vouchers` (vouchers,
-their history, find by code, reveal, bulk actions), `card_stock` (upload, import report,
-confirm, abandon, void a leaked file) and `forms`. Importing the package registers the
+their history, the one search box, reveal, bulk actions), `card_stock` (upload, import
+report, confirm, abandon, void a leaked file), `forms` and `readable` (event context and
+claim traces as label: value rows). Importing the package registers the
 ModelAdmins. Rules do not live here: every write goes through vouchers' services, and
 every confirm-then-act action is built with riskcontrol's `confirmed_action`. Apps above
 vouchers add inlines to the batch page with `batch_inlines.register(Inline)` from their

@@ -8,13 +8,15 @@ from __future__ import annotations
 import io
 import itertools
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from riskcontrol.console.confirm import confirmed_action
@@ -105,6 +107,71 @@ def _codes_download(queryset, rows) -> StreamingHttpResponse:
     return response
 
 
+def batch_value_text(batch: VoucherBatch) -> str:
+    """What a batch is worth, as people read it: "20.00 CNY", "20% off" (a percent batch
+    has no face value, so never "0.00"), "spend 100.00, save 20.00 CNY"."""
+    VT = VoucherBatch.ValueType
+    if batch.value_type == VT.PERCENT and batch.percent_off is not None:
+        text = str(_("%(percent)s%% off") % {"percent": f"{batch.percent_off.normalize():f}"})
+        if batch.max_discount:
+            text = str(
+                _("%(value)s, at most %(max)s %(currency)s")
+                % {"value": text, "max": batch.max_discount, "currency": batch.currency}
+            )
+        return text
+    if batch.value_type == VT.THRESHOLD and batch.min_order_amount is not None:
+        return str(
+            _("spend %(minimum)s, save %(value)s %(currency)s")
+            % {
+                "minimum": batch.min_order_amount,
+                "value": batch.face_value,
+                "currency": batch.currency,
+            }
+        )
+    if batch.face_value:
+        return f"{batch.face_value} {batch.currency}"
+    return "—"
+
+
+# How the batch history names each kind of batch event (BatchEvent.action).
+BATCH_EVENT_LABELS = {
+    "create": _("created"),
+    "activate": _("opened for claims"),
+    "pause": _("paused"),
+    "resume": _("resumed"),
+    "close": _("closed"),
+    "freeze": _("frozen"),
+    "unfreeze": _("unfrozen"),
+    "void": _("voided"),
+    "void_import": _("import voided"),
+    "update": _("settings changed"),
+    "export_codes": _("codes exported"),
+}
+
+
+def _batch_event_detail(event: BatchEvent) -> str:
+    """A batch event's detail; a creation's (the status the batch started in) by name."""
+    if event.action == "create" and event.detail in VoucherBatch.Status.values:
+        return str(VoucherBatch.Status(event.detail).label)
+    return event.detail
+
+
+def batch_progress(batch: VoucherBatch) -> dict:
+    """A batch's status and generation, as the batch pages show them and poll them."""
+    return {
+        "status": batch.status,
+        "status_label": str(batch.get_status_display()),
+        "generation": batch.generation,
+        "generation_label": str(batch.get_generation_display()),
+        "generated": batch.generated_count,
+        "quantity": batch.quantity,
+        "generated_text": f"{batch.generated_count:,}",
+        "quantity_text": f"{batch.quantity:,}",
+        "busy": batch.generation
+        in (VoucherBatch.Generation.PENDING, VoucherBatch.Generation.RUNNING),
+    }
+
+
 class BatchChangeList(ChangeList):
     """Stock columns for the whole page in one GROUP BY query (no per-row counting)."""
 
@@ -122,7 +189,7 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
         "name",
         "kind",
         "value_type",
-        "face_value",
+        "value_text",
         "status",
         "generation_progress",
         "stock_available",
@@ -145,6 +212,7 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
     ]
     readonly_fields = [
         *VALUE_FIELDS,
+        "value_text",
         "code",
         "source",
         "quantity",
@@ -156,6 +224,7 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
         "updated_at",
     ]
     change_form_template = "admin/vouchers/voucherbatch/change_form.html"
+    change_list_template = "admin/vouchers/voucherbatch/change_list.html"
 
     def get_changelist(self, request, **kwargs):
         return BatchChangeList
@@ -191,7 +260,7 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
             ]
         return [
             (None, {"fields": ["code", "name", "status", "source"]}),
-            (_("Value"), {"fields": VALUE_FIELDS}),
+            (_("Value"), {"fields": self._value_fields(obj)}),
             (
                 _("Validity and limits"),
                 {
@@ -219,12 +288,34 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
             ),
         ]
 
+    @staticmethod
+    def _value_fields(batch: VoucherBatch) -> list[str]:
+        """The value as one line first, then only the value fields this kind of batch
+        uses: a percent batch shows no face value (it has none), the others no
+        percentage or maximum discount."""
+        percent = batch.value_type == VoucherBatch.ValueType.PERCENT
+        unused = {"face_value"} if percent else {"percent_off", "max_discount"}
+        fields = [field for field in VALUE_FIELDS if field not in unused]
+        return [*fields[:2], "value_text", *fields[2:]]
+
     # --- list columns ---------------------------------------------------------------------
-    @admin.display(description=_("generated"))
+    @admin.display(description=_("value"))
+    def value_text(self, batch: VoucherBatch) -> str:
+        return batch_value_text(batch)
+
+    @admin.display(description=_("generation"))
     def generation_progress(self, batch: VoucherBatch) -> str:
         if batch.source != VoucherBatch.Source.GENERATED:
             return "—"
-        return f"{batch.generated_count:,} / {batch.quantity:,}"
+        progress = batch_progress(batch)
+        return format_html(
+            '<span class="batch-generation" data-url="{}" data-busy="{}">{} {} / {}</span>',
+            reverse("admin:vouchers_voucherbatch_progress", args=[batch.pk]),
+            "1" if progress["busy"] else "",
+            progress["generation_label"],
+            progress["generated_text"],
+            progress["quantity_text"],
+        )
 
     @admin.display(description=_("available"))
     def stock_available(self, batch: VoucherBatch) -> int:
@@ -249,7 +340,40 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
             voucher_batch_update(batch=obj, **form.service_arguments(), actor=actor)
             return
         batch = voucher_batch_create(**form.service_arguments(), actor=actor)
-        obj.pk = batch.pk
+        # The form built no instance (the service did): take the created batch's values,
+        # so the saved message and the change log name the batch.
+        for field in VoucherBatch._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(batch, field.attname))
+        obj._state.adding = False
+
+    def _saved(self, request, obj: VoucherBatch, message: str):
+        """The saved message names the batch ("Batch “GOLD20 金卡20元券” saved."); then
+        wherever the pressed button leads."""
+        self.message_user(request, message % {"batch": f"{obj.code} {obj.name}"}, messages.SUCCESS)
+        if "_continue" in request.POST:
+            return HttpResponseRedirect(
+                reverse("admin:vouchers_voucherbatch_change", args=[obj.pk])
+            )
+        if "_addanother" in request.POST:
+            return HttpResponseRedirect(reverse("admin:vouchers_voucherbatch_add"))
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if IS_POPUP_VAR in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        message = (
+            _("Batch “%(batch)s” created; its codes are being generated.")
+            if obj.source == VoucherBatch.Source.GENERATED
+            else _("Batch “%(batch)s” created.")
+        )
+        return self._saved(request, obj, message) or self.response_post_save_add(request, obj)
+
+    def response_change(self, request, obj):
+        if IS_POPUP_VAR in request.POST or "_saveasnew" in request.POST:
+            return super().response_change(request, obj)
+        return self._saved(request, obj, _("Batch “%(batch)s” saved.")) or (
+            self.response_post_save_change(request, obj)
+        )
 
     # --- live progress and stock -------------------------------------------------------------
     def get_urls(self):
@@ -271,16 +395,14 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         batch = get_object_or_404(VoucherBatch, pk=pk)
-        return JsonResponse(
+        response = JsonResponse(
             {
-                "generation": batch.generation,
-                "generation_label": str(batch.get_generation_display()),
-                "generated": batch.generated_count,
-                "quantity": batch.quantity,
-                "status": batch.status,
+                **batch_progress(batch),
                 "stock": selectors.batch_stock(batch_id=batch.pk, max_age=0),
             }
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         batch = self.get_object(request, object_id)
@@ -293,10 +415,18 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
                 else "",
                 "stock": selectors.batch_stock(batch_id=batch.pk, max_age=0),
                 "progress_url": reverse("admin:vouchers_voucherbatch_progress", args=[batch.pk]),
+                "progress": batch_progress(batch),
                 "status_labels": dict(Voucher.Status.choices),
-                "batch_events": BatchEvent.objects.filter(batch=batch).order_by(
-                    "-created_at", "-id"
-                )[:20],
+                "batch_events": [
+                    (
+                        event,
+                        BATCH_EVENT_LABELS.get(event.action, event.action),
+                        _batch_event_detail(event),
+                    )
+                    for event in BatchEvent.objects.filter(batch=batch).order_by(
+                        "-created_at", "-id"
+                    )[:20]
+                ],
                 "recent_events": VoucherEvent.objects.filter(batch=batch)
                 .select_related("voucher")
                 .order_by("-created_at", "-id")[:20],
@@ -324,8 +454,9 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
         done=_codes_download,
         title=_("Export codes in clear?"),
         message=_(
-            "The file holds every code of these batches in clear. Each voucher is "
-            "recorded as revealed, with your name and the reason. Keep the file safe."
+            "The file holds every code of these batches in clear. The export is recorded "
+            "in each batch's history with your name, the reason and the number of codes. "
+            "Keep the file safe."
         ),
         button=_("Yes, export the codes"),
     )

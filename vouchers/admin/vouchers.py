@@ -1,28 +1,35 @@
-"""The voucher console: vouchers without their codes (find one by code through a POST
-form and the blind index, reveal one with a recorded reason), their event history, the
-CSV/XLSX export of the list, and the bulk freeze / unfreeze / void actions."""
+"""The voucher console: vouchers without their codes (one search box finds a voucher by
+serial, supplier serial, member id or pasted code — it always posts, so a code never
+reaches a URL or an access log; reveal one with a recorded reason), their event history
+in readable rows, the CSV/XLSX export of the list, and the bulk freeze / unfreeze / void
+actions."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from members.models import Member
 from riskcontrol.console.confirm import confirmed_action
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import DomainError
 
 from .. import selectors
+from ..codes import is_normalised_generated_code
 from ..models import Voucher, VoucherEvent
 from ..resources import VoucherExportResource
+from ..secrets import fold_code
 from ..services import (
     TransitionReport,
     voucher_reveal,
@@ -31,7 +38,61 @@ from ..services import (
     vouchers_void,
 )
 from .forms import FindByCodeForm, RevealForm
+from .readable import readable_html, status_label
 from .reports import report_message
+
+# Everything a voucher page may show: never the sealed code, its blind index or key id.
+VOUCHER_PAGE_FIELDS = [
+    "batch",
+    "serial",
+    "supplier_serial",
+    "status",
+    "frozen_from",
+    "member",
+    "channel",
+    "trace_rows",
+    "claimed_at",
+    "redeemed_at",
+    "expires_at",
+    "face_value",
+    "cost",
+    "region",
+    "import_job",
+    "sequence",
+    "created_at",
+]
+
+
+def _serial_voucher_ids(term: str) -> list[int]:
+    """The voucher whose serial is `term` (as typed or in upper case): the unique index."""
+    return list(
+        Voucher.objects.filter(serial__in={term, term.upper()}).values_list("pk", flat=True)
+    )
+
+
+def _supplier_voucher_ids(term: str) -> list[int]:
+    """Vouchers whose supplier serial is `term`, at most two (one is enough to go to its
+    page, two mean a list). No index serves this alone: asked last."""
+    return list(Voucher.objects.filter(supplier_serial=term).values_list("pk", flat=True)[:2])
+
+
+def _member_id(term: str) -> int | None:
+    return Member.objects.filter(external_id=term).values_list("pk", flat=True).first()
+
+
+def looks_like_code(term: str) -> bool:
+    """Whether `term` is (or is shaped like) a voucher code — a generated code's shape
+    once folded, or any voucher's code (blind index) — and not a serial, a member id or
+    a supplier serial (a 16-digit card number is one, not a code)."""
+    term = term.strip()
+    if not term or not (
+        is_normalised_generated_code(fold_code(term))
+        or selectors.voucher_id_by_code(term) is not None
+    ):
+        return False
+    return not (
+        _serial_voucher_ids(term) or _member_id(term) is not None or _supplier_voucher_ids(term)
+    )
 
 
 def _said_for_selection(done: str):
@@ -61,11 +122,11 @@ class VoucherEventInline(admin.TabularInline):
     fields = [
         "created_at",
         "action",
-        "from_status",
-        "to_status",
+        "from_status_label",
+        "to_status_label",
         "actor_label",
         "channel",
-        "context",
+        "context_rows",
     ]
     readonly_fields = fields
     extra = 0
@@ -77,6 +138,18 @@ class VoucherEventInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description=_("from"))
+    def from_status_label(self, event: VoucherEvent) -> str:
+        return status_label(event.from_status)
+
+    @admin.display(description=_("to"))
+    def to_status_label(self, event: VoucherEvent) -> str:
+        return status_label(event.to_status)
+
+    @admin.display(description=_("context"))
+    def context_rows(self, event: VoucherEvent) -> str:
+        return readable_html(event.context)
 
 
 @admin.register(Voucher)
@@ -101,9 +174,10 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
         "claimed_at",
         "expires_at",
     ]
-    search_fields = ["=serial", "=supplier_serial"]
+    search_fields = ["=serial", "=supplier_serial", "=member__external_id"]
     search_help_text = _(
-        "Exact serial or supplier serial. To find a voucher by its code, use the form above."
+        "Serial, supplier serial, member id or a pasted code. The search is sent privately: "
+        "a code never appears in the address bar."
     )
     list_select_related = ["batch", "member"]
     inlines = [VoucherEventInline]
@@ -115,8 +189,29 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
     export_formats = [CSV, XLSX]
     change_form_template = "admin/vouchers/voucher/change_form.html"
 
+    def get_fields(self, request, obj=None):
+        return VOUCHER_PAGE_FIELDS
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Voucher._meta.fields if field.name not in ("id",)]
+        return VOUCHER_PAGE_FIELDS
+
+    @admin.display(description=_("trace"))
+    def trace_rows(self, voucher: Voucher) -> str:
+        return readable_html(voucher.trace)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Serial, member id or supplier serial, exactly, in that order (the first two by
+        their indexes); never a code (codes are found through `search_view`, by POST)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        serial_ids = _serial_voucher_ids(term)
+        if serial_ids:
+            return queryset.filter(pk__in=serial_ids), False
+        member_id = _member_id(term)
+        if member_id is not None:
+            return queryset.filter(member_id=member_id), False
+        return queryset.filter(supplier_serial=term), False
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -136,6 +231,11 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
+                "search/",
+                self.admin_site.admin_view(self.search_view),
+                name="vouchers_voucher_search",
+            ),
+            path(
                 "find-by-code/",
                 self.admin_site.admin_view(self.find_by_code_view),
                 name="vouchers_voucher_find_by_code",
@@ -149,8 +249,56 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"find_form": FindByCodeForm()}
-        return super().changelist_view(request, {**(extra_context or {}), **extra})
+        term = request.GET.get(SEARCH_VAR, "")
+        if request.method == "GET" and looks_like_code(term):
+            # Typed into the address by hand: not searched, not echoed back.
+            self.message_user(
+                request,
+                _(
+                    "Codes are not searched from the address bar, where they would be "
+                    "recorded. Paste the code into the search box: it is sent privately."
+                ),
+                messages.WARNING,
+            )
+            rest = {key: value for key, value in request.GET.items() if key != SEARCH_VAR}
+            changelist = reverse("admin:vouchers_voucher_changelist")
+            return HttpResponseRedirect(f"{changelist}?{urlencode(rest)}" if rest else changelist)
+        return super().changelist_view(request, extra_context)
+
+    @method_decorator(sensitive_post_parameters(SEARCH_VAR))
+    def search_view(self, request: HttpRequest):
+        """The list's search box, always by POST: a serial or a code goes to the voucher's
+        page, a member id to the list of that member's vouchers, several vouchers with
+        one supplier serial to the list; the redirect names the voucher by its id or
+        serial, never by its code, so no URL (nor an access log) ever holds a code."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = reverse("admin:vouchers_voucher_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(changelist)
+        term = request.POST.get(SEARCH_VAR, "").strip()[:128]
+        if not term:
+            return HttpResponseRedirect(changelist)
+        serial_ids = _serial_voucher_ids(term)
+        voucher_id = serial_ids[0] if serial_ids else selectors.voucher_id_by_code(term)
+        if voucher_id is not None:
+            return HttpResponseRedirect(reverse("admin:vouchers_voucher_change", args=[voucher_id]))
+        member_id = _member_id(term)
+        supplier_ids = [] if member_id is not None else _supplier_voucher_ids(term)
+        if len(supplier_ids) == 1:
+            return HttpResponseRedirect(
+                reverse("admin:vouchers_voucher_change", args=[supplier_ids[0]])
+            )
+        if supplier_ids or member_id is not None:
+            # A member's vouchers, or several with this supplier serial: the list, searched
+            # by that member id or supplier serial (neither is a secret).
+            return HttpResponseRedirect(f"{changelist}?{urlencode({SEARCH_VAR: term})}")
+        self.message_user(
+            request,
+            _("No voucher has this serial or code, and no member has this id."),
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(changelist)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"can_reveal": self.has_reveal_permission(request)}
@@ -172,6 +320,17 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
             self.message_user(request, _("No voucher has this code."), messages.WARNING)
             return HttpResponseRedirect(changelist)
         return HttpResponseRedirect(reverse("admin:vouchers_voucher_change", args=[voucher.pk]))
+
+    def export_action(self, request):
+        """The list export: posted without a format, it is refused with a sentence (the
+        form is shown again) rather than failing or picking a format."""
+        if request.method == "POST" and not request.POST.get("format"):
+            self.message_user(
+                request,
+                _("Choose a file format (CSV or Excel) for the export, then export again."),
+                messages.ERROR,
+            )
+        return super().export_action(request)
 
     def reveal_view(self, request: HttpRequest, pk: int):
         if not self.has_reveal_permission(request):

@@ -1,5 +1,6 @@
-"""Revealing codes: one voucher's code to an operator or a partner system, every code
-of a selection in an export, each recorded as a reveal event.
+"""Revealing codes: one voucher's code to an operator or a partner system (recorded as a
+reveal event), every code of a selection in an export (recorded as one export event per
+batch, with the count).
 
 A partner client reveals (or gets a presentation token for) only the vouchers claimed
 through it. Serials are sequential and not secret, so "any voucher whose serial you can
@@ -27,8 +28,10 @@ from ..codes import format_code
 from ..errors import InvalidTransition, VoucherFrozen, VoucherVoid
 from ..models import Voucher, VoucherBatch, VoucherEvent
 from ..secrets import code_aad, reveal_code
-from .events import _event
-from .transitions import KEEP_STATUS, S, TransitionRule, _insert_events, _reason
+from .events import _batch_event, _event
+from .transitions import S, _reason
+
+BATCH_EXPORT_ACTION = "export_codes"
 
 
 @transaction.atomic
@@ -126,18 +129,30 @@ def voucher_reveal_for_partner(*, serial: str, actor: Actor, reveal_any: bool) -
 
 
 def vouchers_export_codes(
-    *, vouchers: models.QuerySet, actor: Actor, reason: str
+    *, vouchers: models.QuerySet, actor: Actor, reason: str, file_format: str = "csv"
 ) -> Iterator[list[str]]:
     """Rows (serial, supplier serial, code, status, expires at) of `vouchers`, codes in
-    clear, for an operator holding `vouchers.export_secrets`. Every voucher exported is
-    recorded first as a reveal event with the reason, set-based."""
+    clear, for an operator holding `vouchers.export_secrets`.
+
+    The export is recorded before the first row, as ONE event per batch it touches
+    (a `BatchEvent` "export_codes": who, when, why, how many codes, which format), not
+    one reveal event per voucher: a 100,000-code export would otherwise bury the batch's
+    recent voucher events under 100,000 identical lines and say less (no count, no
+    format) than the one line does."""
     if not reason.strip():
         raise ValidationFailed({"reason": [_("Say why the codes are exported.")]})
-    everything = TransitionRule(VoucherEvent.Action.REVEAL, tuple(S.values), KEEP_STATUS)
-    with transaction.atomic():  # no lock: a reveal changes nothing it could race with
-        _insert_events(
-            vouchers.all(), everything, actor, {"reason": reason.strip(), "export": True}
-        )
+    counts = dict(
+        vouchers.order_by().values_list("batch_id").annotate(n=models.Count("id")).order_by()
+    )
+    with transaction.atomic():
+        for batch in VoucherBatch.objects.filter(pk__in=counts).order_by("pk"):
+            _batch_event(
+                batch=batch,
+                action=BATCH_EXPORT_ACTION,
+                detail=f"{counts[batch.pk]} · {file_format} · {reason.strip()}",
+                actor=actor,
+                extra={"reason": reason.strip(), "count": counts[batch.pk], "format": file_format},
+            )
     sealer = codec()
     yield ["serial", "supplier_serial", "code", "status", "expires_at"]
     rows = vouchers.select_related("batch").order_by("batch_id", "sequence")
