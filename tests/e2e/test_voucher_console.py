@@ -28,7 +28,7 @@ def test_operator_finds_a_voucher_by_pasted_code_reveals_it_and_freezes_its_batc
     page.fill("#searchbar", claimed.code.lower().replace("-", " "))
     page.click("#changelist-search input[type=submit]")
 
-    expect(page.locator("h2").first).to_contain_text(claimed.voucher.serial)
+    expect(page.locator("#content h2").first).to_contain_text(claimed.voucher.serial)
     assert claimed.code not in page.url
 
     # reveal it with a reason
