@@ -27,6 +27,7 @@ import csv
 import io
 import json
 import re
+import zoneinfo
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -37,6 +38,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+
+from riskcontrol.core.actors import Actor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,19 +63,22 @@ ALLOWED = {
     "Command",  # ditto, the Mac key
     "Mac",
     "Cron",  # crontab expressions: a format name
+    "csv",  # the file formats as django-import-export lists them
+    "xlsx",
+    "POS",  # the till: 收银 POS is how Chinese retail says it
+    "English",  # the language switcher names each language in itself
     # Data this test creates (names, usernames, codes) and the role groups' names, which
     # are records referred to by name in code (`Group.objects.get(name="Operator")`).
     "root",
     "ROOT",
     "clerk",
+    "Asia",  # the platform's time zone, Asia/Shanghai, where a schedule shows it
+    "Shanghai",
     "Operator",
     "Auditor",
     "Secret",
     "custodian",
     "Store",
-    # Machine identifiers an operator types or reads as code, not prose.
-    "Asia",  # the time zone name Asia/Shanghai
-    "Shanghai",
 }
 
 # URL names of the admin / store that are not pages a person reads, with the reason.
@@ -94,34 +100,38 @@ NOT_A_PAGE = {
 }
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_SEEN_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
+_SEEN_ATTRIBUTES = {"title", "placeholder", "aria-label"}
 _BUTTON_TYPES = {"submit", "button", "reset"}
+# Not prose: scripts and styles, form values (a <textarea>'s text is its value), and
+# code: <code>/<kbd>/<samp> hold identifiers a partner or operator types as they are (an
+# API scope such as members:read, a task's dotted path).
+_NOT_PROSE = {"script", "style", "textarea", "template", "code", "kbd", "samp"}
+# A time-zone menu lists IANA names (Asia/Shanghai): identifiers, not English.
+_TIME_ZONES = zoneinfo.available_timezones()
 
 
 class _VisibleText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._hidden_depth = 0
+        self._hidden: list[str] = []  # open elements whose text is not prose
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
-        if tag in {"script", "style", "textarea", "template"}:
-            self._hidden_depth += 1
+        if tag in _NOT_PROSE or (tag == "option" and attributes.get("value") in _TIME_ZONES):
+            self._hidden.append(tag)
         for name in _SEEN_ATTRIBUTES:
             if attributes.get(name):
                 self.parts.append(attributes[name])
-        if (tag == "input" and (attributes.get("type") or "").lower() in _BUTTON_TYPES) or (
-            tag == "button"
-        ):
+        if tag == "input" and (attributes.get("type") or "").lower() in _BUTTON_TYPES:
             self.parts.append(attributes.get("value") or "")
 
     def handle_endtag(self, tag):
-        if tag in {"script", "style", "textarea", "template"} and self._hidden_depth:
-            self._hidden_depth -= 1
+        if self._hidden and self._hidden[-1] == tag:
+            self._hidden.pop()
 
     def handle_data(self, data):
-        if not self._hidden_depth:
+        if not self._hidden:
             self.parts.append(data)
 
 
@@ -138,7 +148,7 @@ def visible_text(response) -> str:
     body = b"".join(response.streaming_content) if response.streaming else response.content
     text = body.decode("utf-8-sig", errors="replace")
     if "csv" in content_type:
-        return " ".join(next(csv.reader(io.StringIO(text)), []))
+        return "\n".join(next(csv.reader(io.StringIO(text)), []))
     if "json" in content_type:
         found: list[str] = []
 
@@ -149,26 +159,29 @@ def visible_text(response) -> str:
             elif isinstance(value, list):
                 for v in value:
                     collect(v, key)
-            elif isinstance(value, str) and re.search(
-                r"(label|message|detail|text|title)$", key
-            ):
+            elif isinstance(value, str) and re.search(r"(label|message|detail|text|title)$", key):
                 found.append(value)
 
         collect(json.loads(text))
-        return " ".join(found)
+        return "\n".join(found)
     parser = _VisibleText()
     parser.feed(text)
-    return " ".join(parser.parts)
+    return "\n".join(parser.parts)
 
 
 # --- The fixture: at least one row of every model the console shows -------------------
+# Test data is Chinese or codes with digits, so that what the walk finds is the product's.
+
+_ACTOR = Actor.system("测试")
 
 
 def _card_stock_import(operator: Client, settings, tmp_path):
     from tests.vouchers.factories import make_batch
 
     settings.CARD_STOCK_UPLOAD_DIR = tmp_path / "sealed"
-    batch = make_batch(quantity=None, kind="card_secret", code="KAMI", name="视频月卡")
+    batch = make_batch(
+        quantity=None, kind="card_secret", code="K2026", name="视频月卡", actor=_ACTOR
+    )
     rows = [
         "code,serial,expires_at",
         "KM-ABCD-0001,SN-1,2030-01-01",
@@ -177,9 +190,17 @@ def _card_stock_import(operator: Client, settings, tmp_path):
         ",SN-4,2030-01-01",  # empty
         "K" * 300 + ",SN-5,2030-01-01",  # too_long
     ]
-    upload = SimpleUploadedFile("kami.csv", "\n".join(rows).encode(), content_type="text/csv")
+    upload = SimpleUploadedFile("卡密.csv", "\n".join(rows).encode(), content_type="text/csv")
     response = operator.post(f"/admin/vouchers/voucherbatch/{batch.pk}/import/", {"file": upload})
     assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def _claimed(code: str, **batch):
+    from tests.vouchers.factories import make_batch
+    from vouchers.services import voucher_claim
+
+    make_batch(code=code, quantity=3, per_member_limit=None, actor=_ACTOR, **batch)
+    return voucher_claim(batch_code=code, member_external_id="M1", actor=_ACTOR)
 
 
 def _world(settings, tmp_path, operator: Client) -> dict:
@@ -195,16 +216,14 @@ def _world(settings, tmp_path, operator: Client) -> dict:
     from members.services import member_upsert
     from redemption.models import StoreStaff
     from redemption.services import redemption_create
-    from riskcontrol.core.actors import Actor
     from riskcontrol.models import IdempotencyKey, RiskAlert
     from tests.members.factories import TagFactory, TierFactory
-    from tests.redemption.factories import claimed_code, make_staff, make_store, rule_for
+    from tests.redemption.factories import make_staff, make_store, rule_for
     from tests.riskcontrol.factories import partner_client_with_key
     from vouchers.models import Voucher
 
-    system = Actor.system("test")
-    TierFactory(code="gold", name="金卡")
-    TagFactory(code="new", name="新客")
+    TierFactory(code="vip1", name="金卡")
+    TagFactory(code="xk1", name="新客")
     member_upsert(external_id="M1", name="张三", phone="13912345678")
     store = make_store("S001", name="南京西路店", group="上海")
     clerk = make_staff("clerk", store)
@@ -215,22 +234,28 @@ def _world(settings, tmp_path, operator: Client) -> dict:
         fingerprint="0" * 64,
         expires_at=timezone.now() + timezone.timedelta(days=1),
     )
-    RiskAlert.objects.create(kind=RiskAlert.Kind.GUESSING_BURST, subject="S001", detail="12", count=12)
+    RiskAlert.objects.create(
+        kind=RiskAlert.Kind.GUESSING_BURST, subject="S001", detail="12", count=12
+    )
     # Vouchers in several states, a redemption rule with a store, a redemption.
-    redeemed = claimed_code("RED", "M1", name="满100减20", min_order_amount=Decimal("100.00"))
+    redeemed = _claimed("Q2026A", name="满100减20", min_order_amount=Decimal("100.00"))
     rule_for(redeemed.voucher.batch, store_scope="listed", stores=[store])
     redemption_create(
-        store_code="S001", code=redeemed.code, order_amount=Decimal("120.00"), actor=system
+        store_code="S001", code=redeemed.code, order_amount=Decimal("120.00"), actor=_ACTOR
     )
-    claimed = claimed_code("CLM", "M1", name="会员礼券")
+    claimed = _claimed("Q2026B", name="会员礼券")
     _card_stock_import(operator, settings, tmp_path)
     # Login attempts (django-axes).
     now = timezone.now()
-    AccessAttempt.objects.create(
-        username="root", ip_address="10.0.0.1", user_agent="浏览器", failures_since_start=1
-    )
-    AccessLog.objects.create(username="root", ip_address="10.0.0.1", user_agent="浏览器")
-    AccessFailureLog.objects.create(username="root", ip_address="10.0.0.1", user_agent="浏览器")
+    seen = {
+        "ip_address": "10.0.0.1",
+        "user_agent": "浏览器",
+        "http_accept": "*/*",
+        "path_info": "/",
+    }
+    AccessAttempt.objects.create(username="root", failures_since_start=1, **seen)
+    AccessLog.objects.create(username="root", **seen)
+    AccessFailureLog.objects.create(username="root", **seen)
     # Periodic tasks (django-celery-beat), one of each schedule kind; the tasks are ours.
     every_hour = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.HOURS)
     CrontabSchedule.objects.create(minute="0", hour="3")
@@ -320,18 +345,25 @@ def _read(client: Client, url: str, problems: dict, english: dict, method="get",
     if response.status_code != 200 and not (method == "post" and response.status_code < 500):
         problems[url] = f"HTTP {response.status_code} (at {final})"
         return None
-    words = english_words(visible_text(response))
+    text = visible_text(response)
+    words = english_words(text)
     if words:
         english[url if final == url else f"{url} → {final}"] = sorted(words)
+        _PHRASES.update(
+            phrase.strip() for phrase in re.split(r"\s{2,}|\n", text) if english_words(phrase)
+        )
     return response
+
+
+_PHRASES: set[str] = set()  # the English text itself, written next to the report
 
 
 def _walk(client: Client, urls, problems: dict, english: dict) -> None:
     for name, candidates in urls:
         if name in NOT_A_PAGE:
             answer = client.get(candidates[0])
-            if answer.status_code == 200:
-                problems[candidates[0]] = f"{name} answers GET with a page: take it out of NOT_A_PAGE"
+            if answer.status_code == 200 and "html" in answer.get("Content-Type", ""):
+                problems[candidates[0]] = f"{name} answers GET: take it out of NOT_A_PAGE"
             continue
         misses = []
         for url in candidates:
@@ -374,18 +406,29 @@ def test_every_console_page_and_the_store_page_speak_chinese(settings, tmp_path)
     if report:
         (settings.BASE_DIR / "var").mkdir(exist_ok=True)
         (settings.BASE_DIR / "var" / "zh_hans_walk.txt").write_text(report + "\n")
+        (settings.BASE_DIR / "var" / "zh_hans_walk_phrases.txt").write_text(
+            "\n".join(sorted(_PHRASES)) + "\n"
+        )
     assert not report, "English on zh-hans pages (URL → words):\n" + report
 
 
 def test_the_walk_sees_english_where_there_is_english():
     """The detector itself: it must not pass a page because it reads nothing."""
     page = (
-        '<html><head><title>Vouchers</title><style>.x{}</style><script>var abc;</script></head>'
+        "<html><head><title>Vouchers</title><style>.x{}</style><script>var abc;</script></head>"
         '<body><p>卡券 Quanyi S001 EXT00001</p><input type="submit" value="Save">'
         '<input type="text" value="data" placeholder="Search"><a title="Open">打开</a>'
-        "<textarea>ignored text</textarea></body></html>"
+        "<textarea>ignored text</textarea><code>members:read</code>"
+        '<select><option value="Asia/Shanghai">Asia/Shanghai</option><option>Other</option>'
+        "</select></body></html>"
     )
     parser = _VisibleText()
     parser.feed(page)
 
-    assert english_words(" ".join(parser.parts)) == {"Vouchers", "Save", "Search", "Open"}
+    assert english_words(" ".join(parser.parts)) == {
+        "Vouchers",
+        "Save",
+        "Search",
+        "Open",
+        "Other",
+    }
