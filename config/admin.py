@@ -29,7 +29,13 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat import admin as beat_admin
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 # --- django-axes -----------------------------------------------------------------------
 
@@ -192,7 +198,21 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
         return obj.crontab.human_readable if obj.crontab else ""
 
 
+class _TasksOfSchedule(beat_admin.PeriodicTaskInline):
+    fields = ("label", "task_name", "args", "kwargs")
+    readonly_fields = fields
+
+    @admin.display(description=_("Name"))
+    def label(self, obj: PeriodicTask) -> str:
+        return periodic_task_label(obj)
+
+    @admin.display(description=_("Task"))
+    def task_name(self, obj: PeriodicTask) -> str:
+        return task_label(obj.task)
+
+
 class CrontabScheduleAdmin(beat_admin.CrontabScheduleAdmin):
+    inlines = [_TasksOfSchedule]
     list_display = ("__str__", "in_words")
     fields = (
         "in_words",
@@ -208,6 +228,10 @@ class CrontabScheduleAdmin(beat_admin.CrontabScheduleAdmin):
 for _model, _admin in ((PeriodicTask, PeriodicTaskAdmin), (CrontabSchedule, CrontabScheduleAdmin)):
     admin.site.unregister(_model)
     admin.site.register(_model, _admin)
+for _model in (IntervalSchedule, SolarSchedule, ClockedSchedule):
+    _base = type(admin.site._registry[_model])
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_base.__name__, (_base,), {"inlines": [_TasksOfSchedule]}))
 
 # --- django.contrib.auth ---------------------------------------------------------------
 
@@ -248,6 +272,10 @@ class _TranslatedPermissions:
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name in {"permissions", "user_permissions"}:
             kwargs["form_class"] = _PermissionChoices
+            # The package's own key model is unused (our keys belong to partner clients).
+            kwargs["queryset"] = Permission.objects.exclude(
+                content_type__app_label="rest_framework_api_key"
+            ).select_related("content_type")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_deleted_objects(self, objs, request):

@@ -281,6 +281,8 @@ class RedemptionAdmin(admin.ModelAdmin):
     date_hierarchy = "redeemed_at"
     actions = ["reverse_selected"]
 
+    exclude = ["voucher_status_before"]
+
     def get_readonly_fields(self, request, obj=None):
         return [
             "status_before" if field.name == "voucher_status_before" else field.name

@@ -76,7 +76,7 @@ class PartnerClientForm(forms.ModelForm):
 
 class PartnerClientKeyInline(admin.TabularInline):
     model = PartnerClientKey
-    fields = ["key_prefix", "name", "key_created", "expiry_date", "key_revoked"]
+    fields = ["key_prefix", "key_name", "key_created", "expiry_date", "key_revoked"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -90,6 +90,10 @@ class PartnerClientKeyInline(admin.TabularInline):
     @admin.display(description=_("prefix"))
     def key_prefix(self, obj: PartnerClientKey) -> str:
         return format_html("<code>{}</code>", obj.prefix)
+
+    @admin.display(description=_("name"))
+    def key_name(self, obj: PartnerClientKey) -> str:
+        return obj.name
 
     @admin.display(description=_("created at"))
     def key_created(self, obj: PartnerClientKey):

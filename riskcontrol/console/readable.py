@@ -13,21 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from ..core.stamped import ACTOR_KINDS
 from ..models import AuditEvent
 
-AUDIT_ACTIONS = {
-    "create": _("created"),
-    "update": _("changed"),
-    "delete": _("deleted"),
-    "issue_key": _("API key issued"),
-    "revoke_keys": _("API keys revoked"),
-}
+AUDIT_ACTIONS = AuditEvent.ACTION_LABELS
 
 
 def subject_name(subject: str) -> str:
-    """ "members.member" -> the model's name in the reader's language."""
-    try:
-        return str(apps.get_model(subject)._meta.verbose_name)
-    except (LookupError, ValueError):
-        return subject
+    return AuditEvent(subject=subject).subject_name
 
 
 def readable_fields(data, *, subject: str = "") -> str:
@@ -40,13 +30,25 @@ def readable_fields(data, *, subject: str = "") -> str:
     except (LookupError, ValueError):
         model = None
 
+    def field(name: str):
+        try:
+            return model._meta.get_field(name) if model is not None else None
+        except Exception:  # not a model field (a sealed value's name, a context key)
+            return None
+
     def field_name(name: str) -> str:
-        if model is not None:
-            try:
-                return str(model._meta.get_field(name).verbose_name)
-            except Exception:  # not a model field: the key as it is
-                return name
+        found = field(name)
+        if found is not None and hasattr(found, "verbose_name"):
+            return str(found.verbose_name)
         return str(_CONTEXT_KEYS.get(name, name))
+
+    def shown(name: str, item) -> str:
+        choices = dict(getattr(field(name), "flatchoices", None) or ())
+        if isinstance(item, dict) and set(item) <= {"from", "to"}:
+            return f"{shown(name, item.get('from'))} → {shown(name, item.get('to'))}"
+        if isinstance(item, str) and item in choices:
+            return str(choices[item])
+        return value(item)
 
     def value(item) -> str:
         if item == "changed":
@@ -60,11 +62,13 @@ def readable_fields(data, *, subject: str = "") -> str:
         return str(item)
 
     return format_html_join(
-        mark_safe("<br>"), "{}: {}", ((field_name(k), value(v)) for k, v in data.items())
+        mark_safe("<br>"), "{}: {}", ((field_name(k), shown(k, v)) for k, v in data.items())
     )
 
 
 _CONTEXT_KEYS = {
+    "phone": _("phone"),
+    "email": _("e-mail"),
     "ip": _("IP address"),
     "request_id": _("request id"),
     "reason": _("reason"),

