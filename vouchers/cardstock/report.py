@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 
 from riskcontrol.core.spreadsheets import csv_writer
 
@@ -45,6 +45,23 @@ KIND_LABELS = {
     BAD_AMOUNT: _("unreadable amount"),
     BAD_SERIAL: _("bad serial"),
     BAD_REGION: _("bad region"),
+}
+
+
+# The kind column of the rejected-rows CSV: in English the category's code, as it always
+# was (scripts read it); in another language its name there.
+KIND_CSV = {
+    ACCEPTED: pgettext_lazy("card-stock kind in CSV", "accepted"),
+    DUPLICATE_IN_FILE: pgettext_lazy("card-stock kind in CSV", "duplicate_in_file"),
+    ALREADY_IN_DATABASE: pgettext_lazy("card-stock kind in CSV", "already_in_database"),
+    EMPTY: pgettext_lazy("card-stock kind in CSV", "empty"),
+    TOO_LONG: pgettext_lazy("card-stock kind in CSV", "too_long"),
+    ILLEGAL_CHARACTERS: pgettext_lazy("card-stock kind in CSV", "illegal_characters"),
+    BAD_DATE: pgettext_lazy("card-stock kind in CSV", "bad_date"),
+    EXPIRED: pgettext_lazy("card-stock kind in CSV", "expired"),
+    BAD_AMOUNT: pgettext_lazy("card-stock kind in CSV", "bad_amount"),
+    BAD_SERIAL: pgettext_lazy("card-stock kind in CSV", "bad_serial"),
+    BAD_REGION: pgettext_lazy("card-stock kind in CSV", "bad_region"),
 }
 
 
@@ -126,6 +143,11 @@ def report_csv(issues: Iterable[Mapping[str, Any]]) -> str:
     )
     for issue in issues:
         writer.writerow(
-            [issue["row"], kind_label(issue["kind"]), issue["message"], issue["masked_code"]]
+            [
+                issue["row"],
+                str(KIND_CSV.get(issue["kind"], issue["kind"])),
+                issue["message"],
+                issue["masked_code"],
+            ]
         )
     return out.getvalue()
