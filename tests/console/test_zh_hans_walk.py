@@ -419,6 +419,7 @@ def test_every_console_page_and_the_store_page_speak_chinese(settings, tmp_path)
     problems: dict[str, str] = {}
 
     _walk(operator, _console_urls(), problems, english)
+    _read(Client(HTTP_ACCEPT_LANGUAGE="zh-hans"), "/admin/login/", problems, english)
 
     # The store page, as its clerk.
     clerk = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
