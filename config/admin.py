@@ -9,7 +9,8 @@ site-packages:
 - django-celery-beat: the task field, our task names and schedule names, the crontab's
   human-readable form (cron-descriptor, in the reader's language).
 - django.contrib.auth: permission names, which Django stores in English at migrate time
-  ("Can add voucher"), and the auto-created relationship rows on a delete page.
+  ("Can add voucher"), the role groups' names, and the auto-created relationship rows on
+  a delete page.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from django_celery_beat.models import (
     PeriodicTask,
     SolarSchedule,
 )
+
+from riskcontrol.console.roles import AUDITOR, OPERATOR, SECRET_CUSTODIAN, STORE_CLERK
 
 # --- django-axes -----------------------------------------------------------------------
 
@@ -258,6 +261,23 @@ def permission_label(permission: Permission) -> str:
     except LookupError:
         section = content_type.app_label
     return f"{section} | {subject} | {name}"
+
+
+# The role groups (riskcontrol.console.roles) keep their names as records (code finds them
+# by name); people read them in their language, wherever a group is shown.
+ROLE_LABELS = {
+    OPERATOR: pgettext_lazy("role", "Operator"),
+    STORE_CLERK: pgettext_lazy("role", "Store clerk"),
+    SECRET_CUSTODIAN: pgettext_lazy("role", "Secret custodian"),
+    AUDITOR: pgettext_lazy("role", "Auditor"),
+}
+
+
+def _group_str(self: Group) -> str:
+    return str(ROLE_LABELS.get(self.name, self.name))
+
+
+Group.__str__ = _group_str
 
 
 class _PermissionChoices(forms.ModelMultipleChoiceField):

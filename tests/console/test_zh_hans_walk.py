@@ -72,18 +72,12 @@ ALLOWED = {
     "xlsx",
     "POS",  # the till: 收银 POS is how Chinese retail says it
     "English",  # the language switcher names each language in itself
-    # Data this test creates (names, usernames, codes) and the role groups' names, which
-    # are records referred to by name in code (`Group.objects.get(name="Operator")`).
+    # Data this test creates: usernames.
     "root",
     "ROOT",
     "clerk",
     "Asia",  # the platform's time zone, Asia/Shanghai, where a schedule shows it
     "Shanghai",
-    "Operator",
-    "Auditor",
-    "Secret",
-    "custodian",
-    "Store",
 }
 
 # Pages whose remaining English another branch of issue 11 removes (URL pattern -> why).
