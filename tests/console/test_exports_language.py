@@ -47,7 +47,7 @@ def test_voucher_list_export_in_chinese_and_in_english(claimed_batch):
     chinese, english = export_vouchers("zh-hans"), export_vouchers("en")
 
     assert chinese[0] == [
-        "卡号",
+        "序列号",
         "批次",
         "供应商卡号",
         "状态",
@@ -122,7 +122,7 @@ def test_code_export_headers_and_states_in_chinese(console_client):
     )
 
     lines = rows(b"".join(response.streaming_content).decode("utf-8-sig"))
-    assert lines[0] == ["卡号", "供应商卡号", "编码", "状态", "过期时间"]
+    assert lines[0] == ["序列号", "供应商卡号", "卡密", "状态", "过期时间"]
     assert {line[3] for line in lines[1:]} == {"可领取"}
     assert [line[0] for line in lines[1:]] == ["CODES-000001", "CODES-000002"]
 

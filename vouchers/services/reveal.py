@@ -130,11 +130,11 @@ def _code_export_header() -> list[str]:
     """The header row of a code export, in the operator's language (English: the column
     names); the states below it are named in that language too."""
     return [
-        pgettext("export column", "serial"),
-        pgettext("export column", "supplier_serial"),
-        pgettext("export column", "code"),
-        pgettext("export column", "status"),
-        pgettext("export column", "expires_at"),
+        pgettext("code export column", "serial"),
+        pgettext("code export column", "supplier_serial"),
+        pgettext("code export column", "code"),
+        pgettext("code export column", "status"),
+        pgettext("code export column", "expires_at"),
     ]
 
 
