@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from riskcontrol.console.exports import LabelledExportForm
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
@@ -145,6 +146,7 @@ class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
 
     form = MemberForm
     resource_classes = [MemberResource]
+    export_form_class = LabelledExportForm
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
     list_display = [

@@ -1,8 +1,10 @@
 """Member import/export (django-import-export). Imports go through `member_upsert`, so
 phones and e-mails are sealed exactly as the API does it; exports show them masked."""
 
+from django.utils.translation import pgettext_lazy
 from import_export import fields, resources
 
+from riskcontrol.console.exports import LabelledExport
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.spreadsheets import SpreadsheetSafeExport
 
@@ -11,7 +13,18 @@ from .models import Member
 from .services import UNSET, member_upsert
 
 
-class MemberResource(SpreadsheetSafeExport, resources.ModelResource):
+class MemberResource(LabelledExport, SpreadsheetSafeExport, resources.ModelResource):
+    export_labels = {
+        "external_id": pgettext_lazy("export column", "external_id"),
+        "name": pgettext_lazy("export column", "name"),
+        "phone": pgettext_lazy("export column", "phone"),
+        "email": pgettext_lazy("export column", "email"),
+        "birthday": pgettext_lazy("export column", "birthday"),
+        "tier": pgettext_lazy("export column", "tier"),
+        "tags": pgettext_lazy("export column", "tags"),
+        "lifecycle_stage": pgettext_lazy("export column", "lifecycle_stage"),
+        "points": pgettext_lazy("export column", "points"),
+    }
     phone = fields.Field(column_name="phone")
     email = fields.Field(column_name="email")
     tier = fields.Field(column_name="tier")

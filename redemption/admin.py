@@ -7,8 +7,10 @@ from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from riskcontrol.console.confirm import confirmed_action
+from riskcontrol.console.exports import LabelledExportForm
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
+from vouchers.models import Voucher
 
 from .models import BatchRedemptionRule, Redemption, Store, StoreStaff
 from .resources import StoreResource
@@ -103,6 +105,7 @@ class StoreAdmin(ImportExportMixin, admin.ModelAdmin):
     fixed once created, because partner clients and keys refer to it."""
 
     resource_classes = [StoreResource]
+    export_form_class = LabelledExportForm
     import_formats = [CSV, XLSX]
     export_formats = [CSV, XLSX]
     list_display = ["code", "name", "group", "address", "active"]
@@ -283,8 +286,18 @@ class RedemptionAdmin(admin.ModelAdmin):
     date_hierarchy = "redeemed_at"
     actions = ["reverse_selected"]
 
+    exclude = ["voucher_status_before"]
+
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Redemption._meta.fields]
+        return [
+            "status_before" if field.name == "voucher_status_before" else field.name
+            for field in Redemption._meta.fields
+        ]
+
+    @admin.display(description=_("voucher status before"))
+    def status_before(self, obj: Redemption) -> str:
+        status = obj.voucher_status_before
+        return str(Voucher.Status(status).label) if status in Voucher.Status.values else status
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,5 +1,7 @@
+from django.utils.translation import pgettext_lazy
 from import_export import resources
 
+from riskcontrol.console.exports import LabelledExport
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.spreadsheets import SpreadsheetSafeExport
 
@@ -7,9 +9,17 @@ from .models import Store
 from .services import store_upsert
 
 
-class StoreResource(SpreadsheetSafeExport, resources.ModelResource):
+class StoreResource(LabelledExport, SpreadsheetSafeExport, resources.ModelResource):
     """Stores by code: import creates or updates through `store_upsert` (the same as
     `PUT /api/v1/stores/{code}`), recorded with the importing operator."""
+
+    export_labels = {
+        "code": pgettext_lazy("export column", "code"),
+        "name": pgettext_lazy("export column", "name"),
+        "address": pgettext_lazy("export column", "address"),
+        "group": pgettext_lazy("export column", "group"),
+        "active": pgettext_lazy("export column", "active"),
+    }
 
     class Meta:
         model = Store

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
@@ -129,8 +130,28 @@ class AuditEvent(PartnerActorStamped):
             models.Index(fields=["subject", "subject_id", "created_at"], name="audit_subject_idx")
         ]
 
+    ACTION_LABELS = {
+        "create": _("created"),
+        "update": _("changed"),
+        "delete": _("deleted"),
+        "issue_key": _("API key issued"),
+        "revoke_keys": _("API keys revoked"),
+    }
+
     def __str__(self) -> str:
-        return f"{self.action} {self.subject}:{self.subject_id}"
+        return f"{self.action_label} {self.subject_name} {self.subject_label or self.subject_id}"
+
+    @property
+    def action_label(self) -> str:
+        return str(self.ACTION_LABELS.get(self.action, self.action))
+
+    @property
+    def subject_name(self) -> str:
+        """ "members.member" -> the model's name in the reader's language."""
+        try:
+            return str(apps.get_model(self.subject)._meta.verbose_name)
+        except (LookupError, ValueError):
+            return self.subject
 
 
 class RiskAlert(models.Model):

@@ -402,8 +402,48 @@ class BatchEvent(ActorStamped):
         verbose_name_plural = _("batch events")
         ordering = ["-created_at", "-id"]
 
+    # What people read for the actions and the system-written details (stored as codes).
+    ACTION_LABELS = {
+        "create": _("created"),
+        "activate": _("opened for claims"),
+        "pause": _("paused"),
+        "resume": _("resumed"),
+        "close": _("closed"),
+        "freeze": _("frozen"),
+        "unfreeze": _("unfrozen"),
+        "void": _("voided"),
+        "void_import": _("import voided"),
+        "update": _("settings changed"),
+        "export_codes": _("codes exported"),
+    }
+    DETAIL_LABELS = {
+        "all vouchers generated": _("all vouchers generated"),
+        "validity ended": _("validity ended"),
+    }
+
     def __str__(self) -> str:
-        return f"{self.action} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.action_label} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def action_label(self) -> str:
+        return str(self.ACTION_LABELS.get(self.action, self.action))
+
+    @property
+    def detail_label(self) -> str:
+        """The detail as written by a person (a reason), or the system's, translated: a
+        status code, a known phrase, or the changed fields' names."""
+        if self.detail in VoucherBatch.Status.values:
+            return str(VoucherBatch.Status(self.detail).label)
+        if self.detail in self.DETAIL_LABELS:
+            return str(self.DETAIL_LABELS[self.detail])
+        if self.action == "update":
+            names = [name.strip() for name in self.detail.split(",")]
+            fields = {
+                f.name: f for f in VoucherBatch._meta.get_fields() if hasattr(f, "verbose_name")
+            }
+            if all(name in fields for name in names):
+                return "、".join(str(fields[name].verbose_name) for name in names)
+        return self.detail
 
 
 class VoucherEvent(PartnerActorStamped):

@@ -8,14 +8,17 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from kombu.exceptions import KombuError
 from rest_framework_api_key.admin import APIKey
 
 from ..core.actors import Actor
+from ..core.stamped import ACTOR_KINDS
 from ..models import AuditEvent, IdempotencyKey, PartnerClient, PartnerClientKey, RiskAlert
-from ..partners.scopes import scope_choices
+from ..partners.scopes import SCOPES
 from ..services import (
     partner_client_create,
     partner_client_delete,
@@ -25,10 +28,24 @@ from ..services import (
 )
 from ..tasks import idempotency_purge_expired
 from .confirm import confirmed_action
+from .readable import (
+    AUDIT_ACTIONS,
+    ActionFilter,
+    ActorKindFilter,
+    SubjectFilter,
+    readable_fields,
+    subject_name,
+)
 
 # The package's own key model is unused: our keys belong to partner clients.
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
+
+
+def scope_label(scope: str) -> str:
+    """A scope for people: what it allows, then the scope itself as the code a partner
+    sends (never translated)."""
+    return format_html("{} <code>{}</code>", SCOPES.get(scope, ""), scope)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -47,7 +64,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class PartnerClientForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
         label=_("scopes"),
-        choices=scope_choices,
+        choices=lambda: [(scope, scope_label(scope)) for scope in SCOPES],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
@@ -59,8 +76,8 @@ class PartnerClientForm(forms.ModelForm):
 
 class PartnerClientKeyInline(admin.TabularInline):
     model = PartnerClientKey
-    fields = ["prefix", "name", "created", "expiry_date", "revoked"]
-    readonly_fields = ["prefix", "name", "created", "expiry_date", "revoked"]
+    fields = ["key_prefix", "key_name", "key_created", "expiry_date", "key_revoked"]
+    readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = False
@@ -68,6 +85,23 @@ class PartnerClientKeyInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    # djangorestframework-api-key gives these fields no translatable names.
+    @admin.display(description=_("prefix"))
+    def key_prefix(self, obj: PartnerClientKey) -> str:
+        return format_html("<code>{}</code>", obj.prefix)
+
+    @admin.display(description=_("name"))
+    def key_name(self, obj: PartnerClientKey) -> str:
+        return obj.name
+
+    @admin.display(description=_("created at"))
+    def key_created(self, obj: PartnerClientKey):
+        return obj.created
+
+    @admin.display(description=_("revoked"), boolean=True)
+    def key_revoked(self, obj: PartnerClientKey) -> bool:
+        return obj.revoked
 
 
 class IssueKeyForm(forms.Form):
@@ -95,7 +129,7 @@ class PartnerClientAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("scopes"))
     def scope_list(self, obj: PartnerClient) -> str:
-        return ", ".join(obj.scopes)
+        return format_html_join(mark_safe("<br>"), "{}", ((scope_label(s),) for s in obj.scopes))
 
     @admin.display(description=_("live keys"))
     def live_keys(self, obj: PartnerClient) -> int:
@@ -277,26 +311,51 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    """Read-only: audit events are written by services, never edited."""
+    """Read-only: audit events are written by services, never edited. Shown in the
+    reader's language: the record's kind, the action, the actor and the changes."""
 
-    list_display = ["created_at", "subject", "subject_label", "action", "actor_label"]
-    list_filter = ["subject", "action", "actor_kind"]
+    list_display = ["created_at", "subject_name", "subject_label", "action_name", "actor_name"]
+    list_filter = [SubjectFilter, ActionFilter, ActorKindFilter]
     search_fields = ["=subject_id", "subject_label", "actor_label"]
     date_hierarchy = "created_at"
     fields = [
         "created_at",
-        "subject",
+        "subject_name",
         "subject_id",
         "subject_label",
-        "action",
-        "changes",
-        "actor_kind",
-        "actor_label",
+        "action_name",
+        "changes_list",
+        "actor_kind_name",
+        "actor_name",
         "user",
         "partner_client",
-        "context",
+        "context_list",
     ]
     readonly_fields = fields
+
+    @admin.display(description=_("subject"), ordering="subject")
+    def subject_name(self, obj: AuditEvent) -> str:
+        return subject_name(obj.subject)
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_name(self, obj: AuditEvent) -> str:
+        return str(AUDIT_ACTIONS.get(obj.action, obj.action))
+
+    @admin.display(description=_("actor"), ordering="actor_label")
+    def actor_name(self, obj: AuditEvent) -> str:
+        return obj.actor_display
+
+    @admin.display(description=_("actor kind"))
+    def actor_kind_name(self, obj: AuditEvent) -> str:
+        return str(ACTOR_KINDS.get(obj.actor_kind, obj.actor_kind))
+
+    @admin.display(description=_("changes"))
+    def changes_list(self, obj: AuditEvent) -> str:
+        return readable_fields(obj.changes, subject=obj.subject)
+
+    @admin.display(description=_("context"))
+    def context_list(self, obj: AuditEvent) -> str:
+        return readable_fields(obj.context)
 
 
 @admin.register(RiskAlert)

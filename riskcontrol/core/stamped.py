@@ -14,6 +14,20 @@ from django.utils.translation import gettext_lazy as _
 
 from .actors import Actor
 
+# The system's own actors (`Actor.system(label)`), as people read them; other labels (a
+# username, a partner's name) are shown as they are.
+SYSTEM_ACTOR_LABELS = {
+    "system": _("system"),
+    "generation": _("code generation"),
+    "expiry": _("expiry"),
+    "job sweeper": _("job sweeper"),
+    "card-stock import": _("card-stock import"),
+    "upload cleanup": _("upload cleanup"),
+    "create_batch": _("command line"),
+    "seed_demo": _("demo data"),
+}
+ACTOR_KINDS = {"user": _("operator"), "partner": _("partner client"), "system": _("system")}
+
 
 class ActorStamped(models.Model):
     """Who did it and when: `actor_kind`, `actor_label`, `user`, `context`, `created_at`."""
@@ -33,6 +47,13 @@ class ActorStamped(models.Model):
 
     class Meta:
         abstract = True
+
+    @property
+    def actor_display(self) -> str:
+        """The actor for people: a system actor by its translated name."""
+        if self.actor_kind == "system":
+            return str(SYSTEM_ACTOR_LABELS.get(self.actor_label, self.actor_label))
+        return self.actor_label
 
     @classmethod
     def actor_stamp(cls, actor: Actor, *, extra: dict | None = None) -> dict[str, Any]:

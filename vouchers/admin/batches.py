@@ -133,29 +133,6 @@ def batch_value_text(batch: VoucherBatch) -> str:
     return "—"
 
 
-# How the batch history names each kind of batch event (BatchEvent.action).
-BATCH_EVENT_LABELS = {
-    "create": _("created"),
-    "activate": _("opened for claims"),
-    "pause": _("paused"),
-    "resume": _("resumed"),
-    "close": _("closed"),
-    "freeze": _("frozen"),
-    "unfreeze": _("unfrozen"),
-    "void": _("voided"),
-    "void_import": _("import voided"),
-    "update": _("settings changed"),
-    "export_codes": _("codes exported"),
-}
-
-
-def _batch_event_detail(event: BatchEvent) -> str:
-    """A batch event's detail; a creation's (the status the batch started in) by name."""
-    if event.action == "create" and event.detail in VoucherBatch.Status.values:
-        return str(VoucherBatch.Status(event.detail).label)
-    return event.detail
-
-
 def batch_progress(batch: VoucherBatch) -> dict:
     """A batch's status and generation, as the batch pages show them and poll them."""
     return {
@@ -420,8 +397,8 @@ class VoucherBatchAdmin(CardStockUploadViews, admin.ModelAdmin):
                 "batch_events": [
                     (
                         event,
-                        BATCH_EVENT_LABELS.get(event.action, event.action),
-                        _batch_event_detail(event),
+                        event.action_label,
+                        event.detail_label,
                     )
                     for event in BatchEvent.objects.filter(batch=batch).order_by(
                         "-created_at", "-id"

@@ -24,6 +24,7 @@ from ..cardstock import (
     card_stock_job_start,
     card_stock_progress,
     card_stock_refusal,
+    kind_label,
     report_csv,
 )
 from ..cardstock.uploads import EncryptingUploadHandler
@@ -150,7 +151,10 @@ class CardStockImportAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "job": job,
             "report": report,
-            "by_kind": sorted((report.get("by_kind") or {}).items()),
+            "by_kind": [
+                (kind, kind_label(kind), count)
+                for kind, count in sorted((report.get("by_kind") or {}).items())
+            ],
             "date_rule": date_rule(),
             "issues": (report.get("issues") or [])[:200],
             "more_issues": max(0, len(report.get("issues") or []) - 200),

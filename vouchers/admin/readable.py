@@ -32,6 +32,12 @@ CONTEXT_LABELS = {
     "discount": _("discount"),
 }
 
+# Values written as codes, shown by name (redemption's methods: vouchers may not import
+# redemption, so the names are repeated here as display labels only).
+VALUE_LABELS = {
+    "method": {"code": _("code"), "token": _("QR token"), "serial": _("serial (trusted POS)")},
+}
+
 
 def status_label(status: str) -> str:
     """A voucher status by its (translated) name; "" stays "" and an unknown value stays
@@ -74,7 +80,13 @@ def readable_rows(data) -> list[tuple[str, str]]:
     rows = []
     for key, value in data.items():
         label = str(CONTEXT_LABELS.get(key, key))
-        rows.append((label, _changes_text(value) if key == "changes" else _value_text(value)))
+        if key == "changes":
+            text = _changes_text(value)
+        elif isinstance(value, str) and value in VALUE_LABELS.get(key, {}):
+            text = str(VALUE_LABELS[key][value])
+        else:
+            text = _value_text(value)
+        rows.append((label, text))
     return rows
 
 

@@ -22,6 +22,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from members.models import Member
 from riskcontrol.console.confirm import confirmed_action
+from riskcontrol.console.exports import LabelledExportForm
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import DomainError
 
@@ -186,6 +187,7 @@ class VoucherAdmin(ExportMixin, admin.ModelAdmin):
     actions = ["freeze_selected", "unfreeze_selected", "void_selected"]
     change_list_template = "admin/vouchers/voucher/change_list.html"
     resource_classes = [VoucherExportResource]
+    export_form_class = LabelledExportForm
     export_formats = [CSV, XLSX]
     change_form_template = "admin/vouchers/voucher/change_form.html"
 

@@ -32,7 +32,7 @@ from .jobs import (
 )
 from .limits import FileRefused, ReadLimits, ReadTimeExceeded, bounded_lines
 from .reading import FIELDS, HEADERS, estimate_rows, needs_worker
-from .report import ImportReport, RowIssue, mask, report_csv
+from .report import ImportReport, RowIssue, kind_label, mask, report_csv
 from .service import ImportBlocked, card_stock_import, card_stock_refusal
 from .uploads import (
     EncryptingUploadHandler,
@@ -79,6 +79,7 @@ __all__ = [
     "failure_message",
     "job_event",
     "job_fail",
+    "kind_label",
     "mask",
     "needs_worker",
     "open_upload",

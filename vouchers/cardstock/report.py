@@ -10,6 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext, pgettext_lazy
+
 from riskcontrol.core.spreadsheets import csv_writer
 
 from .limits import ReadLimits
@@ -28,6 +31,42 @@ EXPIRED = "expired"
 BAD_AMOUNT = "bad_amount"
 BAD_SERIAL = "bad_serial"
 BAD_REGION = "bad_region"
+
+# What the operator reads for each category (report page, rejected-rows CSV).
+KIND_LABELS = {
+    ACCEPTED: _("accepted"),
+    DUPLICATE_IN_FILE: _("duplicate in the file"),
+    ALREADY_IN_DATABASE: _("already in the platform"),
+    EMPTY: _("empty code"),
+    TOO_LONG: _("code too long"),
+    ILLEGAL_CHARACTERS: _("illegal characters"),
+    BAD_DATE: _("unreadable date"),
+    EXPIRED: _("already expired"),
+    BAD_AMOUNT: _("unreadable amount"),
+    BAD_SERIAL: _("bad serial"),
+    BAD_REGION: _("bad region"),
+}
+
+
+# The kind column of the rejected-rows CSV: in English the category's code, as it always
+# was (scripts read it); in another language its name there.
+KIND_CSV = {
+    ACCEPTED: pgettext_lazy("card-stock kind in CSV", "accepted"),
+    DUPLICATE_IN_FILE: pgettext_lazy("card-stock kind in CSV", "duplicate_in_file"),
+    ALREADY_IN_DATABASE: pgettext_lazy("card-stock kind in CSV", "already_in_database"),
+    EMPTY: pgettext_lazy("card-stock kind in CSV", "empty"),
+    TOO_LONG: pgettext_lazy("card-stock kind in CSV", "too_long"),
+    ILLEGAL_CHARACTERS: pgettext_lazy("card-stock kind in CSV", "illegal_characters"),
+    BAD_DATE: pgettext_lazy("card-stock kind in CSV", "bad_date"),
+    EXPIRED: pgettext_lazy("card-stock kind in CSV", "expired"),
+    BAD_AMOUNT: pgettext_lazy("card-stock kind in CSV", "bad_amount"),
+    BAD_SERIAL: pgettext_lazy("card-stock kind in CSV", "bad_serial"),
+    BAD_REGION: pgettext_lazy("card-stock kind in CSV", "bad_region"),
+}
+
+
+def kind_label(kind: str) -> str:
+    return str(KIND_LABELS.get(kind, kind))
 
 
 @dataclass
@@ -94,7 +133,21 @@ def report_csv(issues: Iterable[Mapping[str, Any]]) -> str:
     masked_code) as CSV for download: masked codes only, formula-safe cells."""
     out = io.StringIO()
     writer = csv_writer(out)
-    writer.writerow(["row", "kind", "message", "code (masked)"])
+    writer.writerow(
+        [
+            pgettext("export column", "row"),
+            pgettext("export column", "kind"),
+            pgettext("export column", "message"),
+            pgettext("export column", "code (masked)"),
+        ]
+    )
     for issue in issues:
-        writer.writerow([issue["row"], issue["kind"], issue["message"], issue["masked_code"]])
+        writer.writerow(
+            [
+                issue["row"],
+                str(KIND_CSV.get(issue["kind"], issue["kind"])),
+                issue["message"],
+                issue["masked_code"],
+            ]
+        )
     return out.getvalue()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import NotFound, ValidationFailed
@@ -128,6 +129,18 @@ def voucher_reveal_for_partner(*, serial: str, actor: Actor, reveal_any: bool) -
 # --- Export with codes ----------------------------------------------------------------------
 
 
+def _code_export_header() -> list[str]:
+    """The header row of a code export, in the operator's language (English: the column
+    names); the states below it are named in that language too."""
+    return [
+        pgettext("code export column", "serial"),
+        pgettext("code export column", "supplier_serial"),
+        pgettext("code export column", "code"),
+        pgettext("code export column", "status"),
+        pgettext("code export column", "expires_at"),
+    ]
+
+
 def vouchers_export_codes(
     *, vouchers: models.QuerySet, actor: Actor, reason: str, file_format: str = "csv"
 ) -> Iterator[list[str]]:
@@ -154,7 +167,7 @@ def vouchers_export_codes(
                 extra={"reason": reason.strip(), "count": counts[batch.pk], "format": file_format},
             )
     sealer = codec()
-    yield ["serial", "supplier_serial", "code", "status", "expires_at"]
+    yield _code_export_header()
     rows = vouchers.select_related("batch").order_by("batch_id", "sequence")
     for voucher in rows.iterator(chunk_size=2000):
         code = format_code(
@@ -167,6 +180,6 @@ def vouchers_export_codes(
             spreadsheet_safe(voucher.serial),
             spreadsheet_safe(voucher.supplier_serial),
             spreadsheet_safe(code),
-            voucher.status,
+            str(S(voucher.status).label),
             timezone.localtime(voucher.expires_at).isoformat() if voucher.expires_at else "",
         ]
