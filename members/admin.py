@@ -34,9 +34,10 @@ class ServiceDeleteMixin:
 
 @admin.register(Tier)
 class TierAdmin(ServiceDeleteMixin, admin.ModelAdmin):
-    list_display = ["code", "name", "rank"]
+    list_display = ["code", "name", "rank", "threshold", "retention"]
     search_fields = ["code", "name"]
     ordering = ["rank"]
+    fields = ["code", "name", "rank", "threshold", "retention", "description"]
     delete_service = staticmethod(tier_delete)
 
     def get_readonly_fields(self, request, obj=None):
@@ -44,7 +45,8 @@ class TierAdmin(ServiceDeleteMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         data = form.cleaned_data
-        fields = {key: data[key] for key in ("name", "rank", "description")}
+        keys = ("name", "rank", "threshold", "retention", "description")
+        fields = {key: data.get(key) for key in keys if key in data}
         actor = Actor.for_user(request.user, request)
         if change:
             tier_update(tier=obj, **fields, actor=actor)

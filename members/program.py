@@ -16,7 +16,7 @@ from riskcontrol.core.errors import ValidationFailed
 
 from .models import Tag, Tier
 
-_TIER_FIELDS = ("code", "name", "rank", "description")
+_TIER_FIELDS = ("code", "name", "rank", "threshold", "retention", "description")
 _TAG_FIELDS = ("code", "name")
 
 
@@ -51,19 +51,48 @@ def _save(obj: Tier | Tag, *, before: dict, fields: tuple[str, ...], actor: Acto
 
 
 @transaction.atomic
-def tier_create(*, code: str, name: str, rank: int, description: str = "", actor: Actor) -> Tier:
+def tier_create(
+    *,
+    code: str,
+    name: str,
+    rank: int,
+    threshold: int = 0,
+    retention: int | None = None,
+    description: str = "",
+    actor: Actor,
+) -> Tier:
     """Add a tier (code and rank are unique). Audited."""
-    tier = Tier(code=code.strip(), name=_require_name(name), rank=rank, description=description)
+    tier = Tier(
+        code=code.strip(),
+        name=_require_name(name),
+        rank=rank,
+        threshold=threshold or 0,
+        retention=retention,
+        description=description,
+    )
     _save(tier, before={}, fields=_TIER_FIELDS, actor=actor)
     return tier
 
 
 @transaction.atomic
-def tier_update(*, tier: Tier, name: str, rank: int, description: str = "", actor: Actor) -> Tier:
-    """Rename, re-rank or re-describe a tier. Locks the row; audited when it changed."""
+def tier_update(
+    *,
+    tier: Tier,
+    name: str,
+    rank: int,
+    threshold: int | None = None,
+    retention: int | None = None,
+    description: str = "",
+    actor: Actor,
+) -> Tier:
+    """Rename, re-rank, re-describe or re-threshold a tier (`threshold` None keeps it).
+    Locks the row; audited when it changed."""
     locked = Tier.objects.select_for_update().get(pk=tier.pk)
     before = _snapshot(locked, _TIER_FIELDS)
     locked.name, locked.rank, locked.description = _require_name(name), rank, description
+    if threshold is not None:
+        locked.threshold = threshold
+    locked.retention = retention
     _save(locked, before=before, fields=_TIER_FIELDS, actor=actor)
     return locked
 

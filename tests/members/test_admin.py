@@ -173,18 +173,27 @@ def test_member_import_keeps_birthday_and_lifecycle_stage_and_records_who():
 
 def test_tier_forms_save_through_the_services_and_keep_the_code(operator):
     response = operator.post(
-        "/admin/members/tier/add/", {"code": "gold", "name": "Gold", "rank": "3"}
+        "/admin/members/tier/add/",
+        {"code": "gold", "name": "Gold", "rank": "3", "threshold": "5000"},
     )
     tier = Tier.objects.get(code="gold")
 
     operator.post(
         f"/admin/members/tier/{tier.pk}/change/",
-        {"code": "platinum", "name": "金卡", "rank": "4", "description": "top"},
+        {
+            "code": "platinum",
+            "name": "金卡",
+            "rank": "4",
+            "threshold": "6000",
+            "retention": "4000",
+            "description": "top",
+        },
     )
 
     assert response.status_code == 302
     tier.refresh_from_db()
     assert (tier.code, tier.name, tier.rank, tier.description) == ("gold", "金卡", 4, "top")
+    assert (tier.threshold, tier.retention) == (6000, 4000)
     events = AuditEvent.objects.filter(subject="members.tier").order_by("id")
     assert [(e.action, e.actor_label) for e in events] == [
         ("create", "operator-user"),
@@ -193,6 +202,8 @@ def test_tier_forms_save_through_the_services_and_keep_the_code(operator):
     assert events[1].changes == {
         "name": {"from": "Gold", "to": "金卡"},
         "rank": {"from": 3, "to": 4},
+        "threshold": {"from": 5000, "to": 6000},
+        "retention": {"from": None, "to": 4000},
         "description": {"from": "", "to": "top"},
     }
 

@@ -13,6 +13,19 @@ class Tier(models.Model):
         _("rank"), unique=True, help_text=_("Higher rank = higher tier.")
     )
     description = models.TextField(_("description"), blank=True)
+    threshold = models.PositiveIntegerField(
+        _("threshold"),
+        default=0,
+        help_text=_("Qualifying growth value that reaches this tier. The lowest tier has 0."),
+    )
+    retention = models.PositiveIntegerField(
+        _("retention"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Qualifying growth value that keeps this tier at its review; empty: the threshold."
+        ),
+    )
 
     class Meta:
         verbose_name = _("tier")
@@ -77,7 +90,35 @@ class Member(models.Model):
         default=LifecycleStage.NEW,
     )
     points = models.IntegerField(
-        _("points"), default=0, help_text=_("Summary of the points ledger.")
+        _("points"),
+        default=0,
+        help_text=_(
+            "Summary of the points ledger (pending points included); changed only under "
+            "the member's row lock."
+        ),
+    )
+    growth_value = models.IntegerField(
+        _("growth value"), default=0, help_text=_("Summary of all growth entries.")
+    )
+    tier_since = models.DateTimeField(_("tier since"), null=True, blank=True)
+    tier_held_until = models.DateTimeField(
+        _("tier held until"),
+        null=True,
+        blank=True,
+        help_text=_("The tier is not reviewed for a downgrade before this time."),
+    )
+    tier_manual_until = models.DateTimeField(
+        _("manual tier until"),
+        null=True,
+        blank=True,
+        help_text=_("Set when an operator chose the tier by hand: it holds until then."),
+    )
+    last_event_at = models.DateTimeField(_("last event at"), null=True, blank=True)
+    region = models.CharField(
+        _("region"),
+        max_length=6,
+        blank=True,
+        help_text=_("Province code (GB/T 2260, e.g. 310000 for Shanghai)."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -88,6 +129,9 @@ class Member(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=models.Q(points__gte=0), name="member_points_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(growth_value__gte=0), name="member_growth_value_gte_0"
+            ),
             models.CheckConstraint(
                 condition=models.Q(phone_sealed__isnull=True, phone_index__isnull=True)
                 | models.Q(phone_sealed__isnull=False, phone_index__isnull=False),

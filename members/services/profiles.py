@@ -16,8 +16,8 @@ from riskcontrol.core.errors import ValidationFailed
 from riskcontrol.core.text import IDENTIFIER_MESSAGE, is_identifier_safe
 from riskcontrol.crypto import codec
 
-from . import pii
-from .models import Member, Tag, Tier
+from .. import pii
+from ..models import Member, Tag, Tier
 
 
 class _Unset:

@@ -1,0 +1,19 @@
+"""Member writes, one module per concern: `profiles` (create, update, delete members,
+key rotation of their contacts), `tiers` (tiers follow growth value). Later modules of
+the member program (events, points, segments, lifecycle) sit beside them. Reads live in
+`members/selectors.py`; the console's tier and tag edits in `members/program.py`.
+
+Callers import from the package: `from members.services import member_upsert`.
+"""
+
+from .profiles import UNSET, member_delete, member_upsert, members_reencrypt
+from .tiers import member_tier_evaluate, qualifying_growth
+
+__all__ = [
+    "UNSET",
+    "member_delete",
+    "member_tier_evaluate",
+    "member_upsert",
+    "members_reencrypt",
+    "qualifying_growth",
+]
