@@ -11,7 +11,6 @@ from riskcontrol.http.partner_api import PartnerApi
 from riskcontrol.http.schema import problem_responses
 
 from . import selectors
-from .models import TierChange
 
 
 class TierNextOutput(serializers.Serializer):
@@ -22,17 +21,22 @@ class TierNextOutput(serializers.Serializer):
 
 
 class TierChangeOutput(serializers.Serializer):
-    def to_representation(self, change: TierChange) -> dict:
+    """One tier change: from and to (tier codes), reason, at."""
+
+    # `from` is a Python keyword, so the fields are declared here.
+    def get_fields(self) -> dict[str, serializers.Field]:
         return {
-            "from": change.from_tier.code if change.from_tier_id else None,
-            "to": change.to_tier.code if change.to_tier_id else None,
-            "reason": change.reason,
-            "at": serializers.DateTimeField().to_representation(change.created_at),
+            "from": serializers.CharField(source="from_tier.code", allow_null=True),
+            "to": serializers.CharField(source="to_tier.code", allow_null=True),
+            "reason": serializers.CharField(
+                help_text="upgrade, review, manual, manual_ended, thresholds or partner."
+            ),
+            "at": serializers.DateTimeField(source="created_at"),
         }
 
 
 class MemberTierOutput(serializers.Serializer):
-    tier = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    tier = serializers.CharField(source="tier.code", allow_null=True, help_text="Tier code.")
     growth_value = serializers.IntegerField(help_text="All growth value ever gained.")
     qualifying_growth = serializers.IntegerField(
         help_text="Growth value of the policy's qualifying months, which tiers follow."
@@ -41,13 +45,7 @@ class MemberTierOutput(serializers.Serializer):
         allow_null=True, help_text="The tier is not lowered before this time."
     )
     next_tier = TierNextOutput(allow_null=True)
-    history = TierChangeOutput(
-        many=True,
-        help_text=(
-            "Latest tier changes, newest first: {from, to, reason, at}; reason one of "
-            "upgrade, review, manual, manual_ended, thresholds, partner."
-        ),
-    )
+    history = TierChangeOutput(many=True, help_text="The latest 50 tier changes, newest first.")
 
 
 class MemberTierApi(PartnerApi):

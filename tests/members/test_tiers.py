@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import F
 
@@ -435,3 +435,8 @@ def test_review_in_chunks_covers_every_candidate(tiers):
 
     assert (result.reviewed, result.changed) == (5, 5)
     assert set(Member.objects.values_list("tier__code", flat=True)) == {"normal"}
+
+
+def test_tiers_review_command_refuses_an_empty_chunk(tiers):
+    with pytest.raises(CommandError, match=r"--chunk must be at least 1\."):
+        call_command("tiers_review", "--chunk", "0")
