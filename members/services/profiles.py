@@ -113,14 +113,13 @@ def member_upsert(
         member.name = (name or "").strip()
     if birthday is not UNSET:
         member.birthday = birthday
-    tier_before = member.tier
-    if tier is not UNSET:
+    if tier is not UNSET and member.tier_id != (tier_obj.pk if tier_obj else None):
+        # Recorded as a TierChange `partner`; the tier is held like a reached one.
+        tier_before = member.tier
         member.tier = tier_obj
-        if member.tier_id != (tier_before.pk if tier_before else None):
-            # Recorded as a TierChange `partner`; the tier is held like a reached one.
-            member_tier_record_partner(
-                member=member, before=tier_before, now=timezone.now(), actor=actor or Actor.system()
-            )
+        member_tier_record_partner(
+            member=member, before=tier_before, now=timezone.now(), actor=actor or Actor.system()
+        )
     if lifecycle_stage is not UNSET:
         member.lifecycle_stage = lifecycle_stage
     if phone is not UNSET or email is not UNSET:

@@ -264,6 +264,8 @@ def test_growth_lifts_a_member_above_a_manual_tier(tiers):
         ({"reason": " "}, "reason", "Say why the tier is set by hand."),
         ({"until": at(2026, 1, 1)}, "until", "The end of a manual tier must be in the future."),
         ({"until": None}, "until", "Choose the date the manual tier ends."),
+        ({"reason": "补" * 201}, "reason", "Keep the reason under 200 characters."),
+        ({"tier": Tier(code="ghost", name="Ghost", rank=99)}, "tier", "Choose an existing tier."),
     ],
 )
 def test_manual_tier_refusals(tiers, arguments, field, message):
