@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from members.models import Member, MemberEvent
 from members.services import lifecycle_recompute
+from members.tasks import lifecycle_recompute_task
 from tests.members.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,9 +113,11 @@ def test_the_day_boundary_is_local_midnight():
     # dormant from the first moment of 04-01.
     target = member(joined=LONG_AGO, last_event=dt.datetime(2026, 3, 1, 0, 30, tzinfo=SH))
 
-    lifecycle_recompute(now=dt.datetime(2026, 3, 31, 23, 59, tzinfo=SH))
+    with time_machine.travel(dt.datetime(2026, 3, 31, 23, 59, 59, tzinfo=SH), tick=False):
+        lifecycle_recompute()
     before_midnight = stage(target)
-    lifecycle_recompute(now=dt.datetime(2026, 4, 1, 0, 0, tzinfo=SH))
+    with time_machine.travel(dt.datetime(2026, 4, 1, 0, 0, tzinfo=SH), tick=False):
+        lifecycle_recompute()
 
     assert before_midnight == "growing"
     assert stage(target) == "dormant"
@@ -152,3 +155,13 @@ def test_lifecycle_recompute_command(capsys):
         "loyal: 0 members moved into this stage.",
         "growing: 0 members moved into this stage.",
     ]
+
+
+def test_nightly_beat_runs_the_recompute(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["members-lifecycle-recompute"]
+    target = member(joined=LONG_AGO)
+    with time_machine.travel(NOW, tick=False):
+        lifecycle_recompute_task.delay()
+
+    assert entry["task"] == lifecycle_recompute_task.name
+    assert stage(target) == "dormant"

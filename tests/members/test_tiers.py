@@ -12,6 +12,7 @@ from django.db.models import F
 from members.models import GrowthEntry, Member, Tier, TierChange, TierPolicy
 from members.program import tier_update
 from members.services import member_tier_evaluate, member_tier_set, tiers_review
+from members.tasks import tiers_review_task
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 from tests.members.factories import MemberFactory
@@ -442,3 +443,16 @@ def test_review_in_chunks_covers_every_candidate(tiers):
 def test_tiers_review_command_refuses_an_empty_chunk(tiers):
     with pytest.raises(CommandError, match=r"--chunk must be at least 1\."):
         call_command("tiers_review", "--chunk", "0")
+
+
+def test_hourly_beat_runs_the_review(tiers, settings):
+    policy("one_step")
+    member = MemberFactory(tier=tiers["normal"])
+    grow(member, 5000, at(2025, 1, 10, 12))
+
+    with time_machine.travel(at(2026, 1, 10, 12), tick=False):
+        tiers_review_task.delay()
+
+    assert settings.CELERY_BEAT_SCHEDULE["members-tiers-review"]["task"] == tiers_review_task.name
+    member.refresh_from_db()
+    assert member.tier == tiers["silver"]
