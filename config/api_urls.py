@@ -4,6 +4,7 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from members import api as members_api
+from members import api_tiers as members_tier_api
 from redemption import api as redemption_api
 from riskcontrol.core.text import IdentifierConverter
 from riskcontrol.http import health as riskcontrol_api
@@ -22,6 +23,11 @@ urlpatterns = [
         "members/<ident:external_id>",
         members_api.MemberDetailApi.as_view(),
         name="api-member-detail",
+    ),
+    path(
+        "members/<ident:external_id>/tier",
+        members_tier_api.MemberTierApi.as_view(),
+        name="api-member-tier",
     ),
     path(
         "members/<ident:external_id>/vouchers",

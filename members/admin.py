@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import functools
+
 from django import forms
 from django.contrib import admin
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
@@ -11,6 +15,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
 from . import pii, selectors
+from .admin_tiers import member_tier_view
 from .models import Member, Tag, Tier
 from .program import tag_create, tag_delete, tag_update, tier_create, tier_delete, tier_update
 from .resources import MemberResource
@@ -97,6 +102,13 @@ class MemberForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["external_id"].disabled = True
+            # Tiers change by growth, or by hand with a reason and an end date.
+            self.fields["tier"].disabled = True
+            self.fields["tier"].help_text = format_html(
+                '<a href="{}" id="set-tier-link">{}</a>',
+                reverse("admin:members_member_tier", args=[self.instance.pk]),
+                _("Set tier by hand"),
+            )
             for field, masked in (
                 ("phone", selectors.member_phone_masked(self.instance)),
                 ("email", selectors.member_email_masked(self.instance)),
@@ -173,6 +185,16 @@ class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
     ]
     filter_horizontal = ["tags"]
     delete_service = staticmethod(member_delete)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/tier/",
+                self.admin_site.admin_view(functools.partial(member_tier_view, self)),
+                name="members_member_tier",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description=_("phone"))
     def masked_phone(self, obj: Member) -> str:

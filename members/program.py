@@ -7,14 +7,20 @@ A tier's or tag's code is fixed once created: partner systems send it (`tier`, `
 
 from __future__ import annotations
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
 
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.audit import audit_changes, audit_record
 from riskcontrol.core.errors import ValidationFailed
 
 from .models import Tag, Tier
+from .tasks import tiers_review_task
+
+logger = logging.getLogger(__name__)
 
 _TIER_FIELDS = ("code", "name", "rank", "threshold", "retention", "description")
 _TAG_FIELDS = ("code", "name")
@@ -71,6 +77,7 @@ def tier_create(
         description=description,
     )
     _save(tier, before={}, fields=_TIER_FIELDS, actor=actor)
+    _review_after_commit()
     return tier
 
 
@@ -94,7 +101,23 @@ def tier_update(
         locked.threshold = threshold
     locked.retention = retention
     _save(locked, before=before, fields=_TIER_FIELDS, actor=actor)
+    if (locked.threshold, locked.retention) != (before["threshold"], before["retention"]):
+        _review_after_commit()
     return locked
+
+
+def _review_after_commit() -> None:
+    """Thresholds changed: every member is re-evaluated once this commits
+    (members.services.tiers, `everyone=True`)."""
+    transaction.on_commit(_enqueue_review)
+
+
+def _enqueue_review() -> None:
+    try:
+        tiers_review_task.delay(everyone=True)
+    except (KombuError, OSError) as error:
+        # The change is saved; `manage.py tiers_review --everyone` catches up.
+        logger.warning("Broker unavailable (%s): tier re-evaluation not enqueued", error)
 
 
 @transaction.atomic

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from riskcontrol.core.errors import NotFound
 
 from . import pii
-from .models import Member
+from .models import Member, Tier, TierChange, TierPolicy
+from .services.tiers import qualifying_growth
+
+TIER_HISTORY_LIMIT = 50
 
 
 def member_get(*, external_id: str) -> Member:
@@ -60,3 +65,34 @@ def members_by_contact(term: str) -> QuerySet[Member]:
 def members_under_older_keys(*, key_id: str) -> int:
     """Members whose contacts are sealed under a key other than `key_id` (key rotation)."""
     return Member.objects.exclude(pii_key_id__in=["", key_id]).count()
+
+
+def member_tier_progress(*, member: Member, now: dt.datetime | None = None) -> dict:
+    """A member's tier standing (the tier API and the console's progress line): the tier,
+    growth (all-time and qualifying), the end of the hold, the next tier by rank with the
+    qualifying growth still needed, and the latest tier changes (newest first)."""
+    now = now or timezone.now()
+    policy = TierPolicy.current()
+    growth = qualifying_growth(member_id=member.pk, now=now, policy=policy)
+    higher = Tier.objects.order_by("rank")
+    if member.tier_id is not None:
+        higher = higher.filter(rank__gt=member.tier.rank)
+    next_tier = higher.first()
+    history = (
+        TierChange.objects.filter(member=member)
+        .select_related("from_tier", "to_tier")
+        .order_by("-created_at", "-id")[:TIER_HISTORY_LIMIT]
+    )
+    return {
+        "tier": member.tier,
+        "growth_value": member.growth_value,
+        "qualifying_growth": growth,
+        "held_until": member.tier_held_until,
+        "manual_until": member.tier_manual_until,
+        "next_tier": (
+            {"tier": next_tier, "growth_needed": max(next_tier.threshold - growth, 0)}
+            if next_tier is not None
+            else None
+        ),
+        "history": list(history),
+    }

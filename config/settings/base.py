@@ -9,6 +9,7 @@ switches it to production.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -325,6 +326,28 @@ CELERY_BEAT_SCHEDULE = {
 # A long job (generation, card-stock import) whose progress has not moved for this long
 # lost its worker: the sweeper above enqueues it again (vouchers/sweeper.py).
 JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=300)
+
+# --- Member program: tier review and lifecycle stages (members/services/tiers.py,
+# members/services/lifecycle.py). Days are local calendar days in TIME_ZONE: "N days"
+# means since local midnight N days before today.
+# A member with no event in the last MEMBER_DORMANT_DAYS days (and today) is dormant.
+MEMBER_DORMANT_DAYS = env.int("MEMBER_DORMANT_DAYS", default=30)
+# A member who joined in the last MEMBER_NEW_DAYS days (and is not dormant) is new.
+MEMBER_NEW_DAYS = env.int("MEMBER_NEW_DAYS", default=30)
+# Loyal: at least MEMBER_LOYAL_MIN_EVENTS events of MEMBER_LOYAL_EVENT_KINDS (empty: any
+# kind) in the last MEMBER_LOYAL_WINDOW_DAYS days; every other active member is growing.
+MEMBER_LOYAL_WINDOW_DAYS = env.int("MEMBER_LOYAL_WINDOW_DAYS", default=90)
+MEMBER_LOYAL_MIN_EVENTS = env.int("MEMBER_LOYAL_MIN_EVENTS", default=3)
+MEMBER_LOYAL_EVENT_KINDS = env.list("MEMBER_LOYAL_EVENT_KINDS", default=["purchase"])
+CELERY_BEAT_SCHEDULE |= {
+    # Holds and manual tiers that ended (chunked, idempotent).
+    "members-tiers-review": {"task": "members.tasks.tiers_review_task", "schedule": 3600.0},
+    # Nightly, 02:30 platform time.
+    "members-lifecycle-recompute": {
+        "task": "members.tasks.lifecycle_recompute_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
 
 # --- Security (production values; `check --deploy` must be clean with DEBUG off) -------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -6,14 +6,18 @@ the member program (events, points, segments, lifecycle) sit beside them. Reads 
 Callers import from the package: `from members.services import member_upsert`.
 """
 
+from .lifecycle import lifecycle_recompute
 from .profiles import UNSET, member_delete, member_upsert, members_reencrypt
-from .tiers import member_tier_evaluate, qualifying_growth
+from .tiers import member_tier_evaluate, member_tier_set, qualifying_growth, tiers_review
 
 __all__ = [
     "UNSET",
+    "lifecycle_recompute",
     "member_delete",
     "member_tier_evaluate",
+    "member_tier_set",
     "member_upsert",
     "members_reencrypt",
     "qualifying_growth",
+    "tiers_review",
 ]

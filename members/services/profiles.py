@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from riskcontrol.core.actors import Actor
@@ -18,6 +19,7 @@ from riskcontrol.crypto import codec
 
 from .. import pii
 from ..models import Member, Tag, Tier
+from .tiers import member_tier_record_partner
 
 
 class _Unset:
@@ -111,8 +113,13 @@ def member_upsert(
         member.name = (name or "").strip()
     if birthday is not UNSET:
         member.birthday = birthday
-    if tier is not UNSET:
+    if tier is not UNSET and member.tier_id != (tier_obj.pk if tier_obj else None):
+        # Recorded as a TierChange `partner`; the tier is held like a reached one.
+        tier_before = member.tier
         member.tier = tier_obj
+        member_tier_record_partner(
+            member=member, before=tier_before, now=timezone.now(), actor=actor or Actor.system()
+        )
     if lifecycle_stage is not UNSET:
         member.lifecycle_stage = lifecycle_stage
     if phone is not UNSET or email is not UNSET:
