@@ -183,7 +183,7 @@ class MemberForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and "external_id" in self.fields:  # not for view-only users
             self.fields["external_id"].disabled = True
             for field, masked in (
                 ("phone", selectors.member_phone_masked(self.instance)),

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from riskcontrol.core.errors import NotFound
 
 from . import pii
-from .models import Member, PointsEntry, Tier
+from .models import Member, PointsEntry, Tier, TierPolicy
 from .services.tiers import qualifying_growth
 
 
@@ -118,8 +118,10 @@ class TierProgress:
 
 def member_tier_progress(*, member: Member, now: dt.datetime) -> TierProgress:
     """Qualifying growth (the policy's window) against the next tier by rank above the
-    one held; two queries plus the policy."""
-    growth = qualifying_growth(member_id=member.pk, now=now)
+    one held; three queries (the policy, the growth sum, the next tier)."""
+    # The policy's defaults when its row does not exist yet: a read creates nothing.
+    policy = TierPolicy.objects.filter(pk=1).first() or TierPolicy()
+    growth = qualifying_growth(member_id=member.pk, now=now, policy=policy)
     tiers = Tier.objects.order_by("rank")
     if member.tier is not None:
         tiers = tiers.filter(rank__gt=member.tier.rank)
