@@ -5,6 +5,7 @@ import functools
 from django import forms
 from django.contrib import admin
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
@@ -14,12 +15,25 @@ from riskcontrol.console.exports import LabelledExportForm
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
-from . import pii, selectors
+from . import (
+    pii,
+    program_admin,  # noqa: F401  (registers the member program's pages)
+    selectors,
+)
 from .admin_tiers import member_tier_view
 from .models import Member, Tag, Tier
-from .program import tag_create, tag_delete, tag_update, tier_create, tier_delete, tier_update
+from .program import (
+    tag_create,
+    tag_delete,
+    tag_update,
+    tier_create,
+    tier_delete,
+    tier_threshold_errors,
+    tier_update,
+)
 from .resources import MemberResource
 from .services import UNSET, member_delete, member_upsert
+from .timeline import member_timeline
 
 
 class ServiceDeleteMixin:
@@ -37,8 +51,33 @@ class ServiceDeleteMixin:
             self.delete_model(request, obj)
 
 
+class TierForm(forms.ModelForm):
+    """Thresholds rise with rank and the lowest tier's is 0: checked against the other
+    tiers, as a sentence on the field."""
+
+    class Meta:
+        model = Tier
+        fields = ["code", "name", "rank", "threshold", "retention", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        errors = tier_threshold_errors(
+            tier_pk=self.instance.pk,
+            rank=cleaned["rank"],
+            threshold=cleaned.get("threshold") or 0,
+            retention=cleaned.get("retention"),
+        )
+        for field, messages in errors.items():
+            for message in messages:
+                self.add_error(field, message)
+        return cleaned
+
+
 @admin.register(Tier)
 class TierAdmin(ServiceDeleteMixin, admin.ModelAdmin):
+    form = TierForm
     list_display = ["code", "name", "rank", "threshold", "retention"]
     search_fields = ["code", "name"]
     ordering = ["rank"]
@@ -77,6 +116,56 @@ class TagAdmin(ServiceDeleteMixin, admin.ModelAdmin):
         obj.pk = tag_create(code=data["code"], name=data["name"], actor=actor).pk
 
 
+def _n(number: int) -> str:
+    return f"{number:,}"
+
+
+def member_program_panel(*, member: Member, user) -> dict:
+    """What the member page shows above the form: points, next expiry, tier progress,
+    the tier's dates, the lifecycle stage, and the timeline."""
+    now = timezone.now()
+    points = selectors.member_points_summary(member=member, now=now)
+    progress = selectors.member_tier_ladder(member=member, now=now)
+    if progress.next_tier is not None:
+        tier_progress = _("%(growth)s of %(threshold)s to %(tier)s (%(needed)s to go)") % {
+            "growth": _n(progress.qualifying_growth),
+            "threshold": _n(progress.next_tier.threshold),
+            "tier": progress.next_tier.name,
+            "needed": _n(progress.growth_needed),
+        }
+    elif progress.tier is not None:
+        tier_progress = _("%(growth)s: already at the top tier, %(tier)s.") % {
+            "growth": _n(progress.qualifying_growth),
+            "tier": progress.tier.name,
+        }
+    else:
+        tier_progress = _("No tiers are set up yet.")
+    if points.next_expiry_at is not None:
+        expiry = _("%(amount)s points on %(date)s") % {
+            "amount": _n(points.next_expiry_amount),
+            "date": timezone.localtime(points.next_expiry_at).date().isoformat(),
+        }
+    else:
+        expiry = _("No points due to expire.")
+    return {
+        "points": _("%(balance)s (spendable %(spendable)s, pending %(pending)s)")
+        % {
+            "balance": _n(points.balance),
+            "spendable": _n(points.spendable),
+            "pending": _n(points.pending),
+        },
+        "expiry": expiry,
+        "tier": progress.tier.name if progress.tier else _("no tier"),
+        "tier_progress": tier_progress,
+        "growth_value": _n(member.growth_value),
+        "held_until": member.tier_held_until,
+        "manual_until": member.tier_manual_until,
+        "stage": member.get_lifecycle_stage_display(),
+        "last_event_at": member.last_event_at,
+        "timeline": member_timeline(member=member, user=user),
+    }
+
+
 class MemberForm(forms.ModelForm):
     """Phone and e-mail are never shown in full: a blank field keeps the stored value."""
 
@@ -100,7 +189,7 @@ class MemberForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and "external_id" in self.fields:  # not for view-only users
             self.fields["external_id"].disabled = True
             # Tiers change by growth, or by hand with a reason and an end date.
             self.fields["tier"].disabled = True
@@ -185,6 +274,12 @@ class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
     ]
     filter_horizontal = ["tags"]
     delete_service = staticmethod(member_delete)
+    change_form_template = "admin/members/member/change_form.html"
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk:
+            context["program"] = member_program_panel(member=obj, user=request.user)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
         return [

@@ -1,5 +1,6 @@
 """Console writes on the member program's tiers and tags (the levels members hold and
-the labels they carry). Members themselves are written by `services.member_upsert`.
+the labels they carry), its earning rules and its tier policy. Members themselves are
+written by `services.member_upsert`.
 
 A tier's or tag's code is fixed once created: partner systems send it (`tier`, `tags` in
 `POST /api/v1/members`). Every write records an audit event with the actor.
@@ -8,6 +9,8 @@ A tier's or tag's code is fixed once created: partner systems send it (`tier`, `
 from __future__ import annotations
 
 import logging
+import re
+from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -17,7 +20,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.audit import audit_changes, audit_record
 from riskcontrol.core.errors import ValidationFailed
 
-from .models import Tag, Tier
+from .models import EarningRule, MemberEvent, Tag, Tier, TierPolicy
 from .tasks import tiers_review_task
 
 logger = logging.getLogger(__name__)
@@ -150,3 +153,221 @@ def tag_delete(*, tag: Tag, actor: Actor) -> None:
     """Delete a tag; members simply no longer carry it. Audited."""
     audit_record(subject=tag, action="delete", actor=actor, label=tag.code)
     tag.delete()
+
+
+# --- Tier thresholds -------------------------------------------------------------------
+
+
+def tier_threshold_errors(
+    *, tier_pk: int | None, rank: int, threshold: int, retention: int | None
+) -> dict[str, list[str]]:
+    """What is wrong with a tier's threshold and retention next to the other tiers, as
+    field errors (empty when nothing is): thresholds rise with rank, the lowest tier has
+    0, and a retention is never above the tier's threshold."""
+    errors: dict[str, list[str]] = {}
+    others = Tier.objects.exclude(pk=tier_pk) if tier_pk else Tier.objects.all()
+    below = others.filter(rank__lt=rank).order_by("-rank").first()
+    above = others.filter(rank__gt=rank).order_by("rank").first()
+    if below is None and threshold != 0:
+        errors["threshold"] = [
+            _("The lowest tier starts at 0: every member reaches it, so its threshold is 0.")
+        ]
+    elif below is not None and threshold <= below.threshold:
+        errors["threshold"] = [
+            _("Thresholds rise with rank: this tier must need more than %(below)s (%(threshold)s).")
+            % {"below": below.name, "threshold": f"{below.threshold:,}"}
+        ]
+    elif above is not None and threshold >= above.threshold:
+        errors["threshold"] = [
+            _("Thresholds rise with rank: this tier must need less than %(above)s (%(threshold)s).")
+            % {"above": above.name, "threshold": f"{above.threshold:,}"}
+        ]
+    if retention is not None and retention > threshold:
+        errors["retention"] = [
+            _("The growth value that keeps a tier cannot be more than its threshold.")
+        ]
+    return errors
+
+
+# --- Earning rules ---------------------------------------------------------------------
+
+_RULE_FIELDS = (
+    "code",
+    "name",
+    "event",
+    "points",
+    "points_per_yuan",
+    "growth",
+    "growth_per_yuan",
+    "tier_multipliers",
+    "daily_cap",
+    "points_valid_months",
+    "points_pending_days",
+    "active",
+)
+_CUSTOM_KIND = re.compile(r"^custom\.[a-z0-9_]{1,57}$")
+
+
+def event_kind_is_known(kind: str) -> bool:
+    """A kind the events API accepts: one of MemberEvent.Kind or `custom.<name>`."""
+    return kind in MemberEvent.Kind.values or bool(_CUSTOM_KIND.match(kind))
+
+
+def _multipliers(raw: object, errors: dict[str, list[str]]) -> dict[str, str]:
+    """`{tier code: positive decimal}` with the decimals as strings; errors otherwise."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        errors["tier_multipliers"] = [
+            _('Write the multipliers as tier code and number pairs, e.g. {"gold": "1.5"}.')
+        ]
+        return {}
+    known = set(Tier.objects.filter(code__in=list(raw)).values_list("code", flat=True))
+    problems: list[str] = []
+    result: dict[str, str] = {}
+    for code, value in raw.items():
+        if code not in known:
+            problems.append(_("There is no tier with the code “%(code)s”.") % {"code": code})
+            continue
+        try:
+            number = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            number = None
+        if isinstance(value, bool) or number is None or not number.is_finite() or number <= 0:
+            problems.append(
+                _("The multiplier for “%(code)s” must be a number above 0, such as 1.5.")
+                % {"code": code}
+            )
+            continue
+        result[code] = str(number)
+    if problems:
+        errors["tier_multipliers"] = problems
+    return result
+
+
+def earning_rule_clean(data: dict) -> dict:
+    """The rule's fields checked and normalised; `ValidationFailed` with a plain sentence
+    per field otherwise: a known event kind, points one way (per event or per yuan),
+    growth one way, something earned, multipliers keyed by existing tier codes with
+    positive numbers."""
+    errors: dict[str, list[str]] = {}
+    cleaned = {key: data.get(key) for key in _RULE_FIELDS if key in data}
+    event = (cleaned.get("event") or "").strip()
+    cleaned["event"] = event
+    if not event_kind_is_known(event):
+        errors["event"] = [
+            _(
+                "Unknown event kind. Use one of: %(kinds)s, or custom.<name> "
+                "(lower-case letters, digits and _)."
+            )
+            % {"kinds": ", ".join(MemberEvent.Kind.values)}
+        ]
+    for each, per_yuan, message in (
+        (
+            "points",
+            "points_per_yuan",
+            _("Give points per event or points per yuan, not both."),
+        ),
+        (
+            "growth",
+            "growth_per_yuan",
+            _("Give growth value per event or growth value per yuan, not both."),
+        ),
+    ):
+        if cleaned.get(each) is not None and cleaned.get(per_yuan) is not None:
+            errors[per_yuan] = [message]
+        value = cleaned.get(per_yuan)
+        if value is not None and Decimal(str(value)) <= 0:
+            errors.setdefault(per_yuan, []).append(_("Must be more than 0."))
+    if all(
+        cleaned.get(key) is None
+        for key in ("points", "points_per_yuan", "growth", "growth_per_yuan")
+    ):
+        errors.setdefault("points", []).append(
+            _("The rule earns nothing: give points or growth value, per event or per yuan.")
+        )
+    cleaned["tier_multipliers"] = _multipliers(cleaned.get("tier_multipliers"), errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def _rule_snapshot(rule: EarningRule) -> dict:
+    return {field: getattr(rule, field) for field in _RULE_FIELDS}
+
+
+def _rule_save(rule: EarningRule, *, before: dict, actor: Actor) -> None:
+    changes = audit_changes(before, _rule_snapshot(rule))
+    if before and not changes:
+        return
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError:
+        raise ValidationFailed({"code": [_("This code is already in use.")]}) from None
+    audit_record(
+        subject=rule,
+        action="update" if before else "create",
+        actor=actor,
+        changes=changes,
+        label=rule.code,
+    )
+
+
+@transaction.atomic
+def earning_rule_create(*, code: str, actor: Actor, **fields) -> EarningRule:
+    """Add an earning rule (unique code), checked by `earning_rule_clean`. Audited."""
+    cleaned = earning_rule_clean({**fields, "code": code.strip()})
+    rule = EarningRule(**cleaned)
+    _rule_save(rule, before={}, actor=actor)
+    return rule
+
+
+@transaction.atomic
+def earning_rule_update(*, rule: EarningRule, actor: Actor, **fields) -> EarningRule:
+    """Change an earning rule (not its code). Locks the row; audited when it changed.
+    Events already received keep what they earned."""
+    locked = EarningRule.objects.select_for_update().get(pk=rule.pk)
+    before = _rule_snapshot(locked)
+    cleaned = earning_rule_clean({**_rule_snapshot(locked), **fields, "code": locked.code})
+    for field, value in cleaned.items():
+        setattr(locked, field, value)
+    _rule_save(locked, before=before, actor=actor)
+    return locked
+
+
+@transaction.atomic
+def earning_rule_delete(*, earningrule: EarningRule, actor: Actor) -> None:
+    """Delete an earning rule; points it gave stay in the ledger. Audited."""
+    audit_record(subject=earningrule, action="delete", actor=actor, label=earningrule.code)
+    earningrule.delete()
+
+
+# --- Tier policy -----------------------------------------------------------------------
+
+_POLICY_FIELDS = ("qualifying_months", "hold_months", "downgrade")
+
+
+@transaction.atomic
+def tier_policy_update(
+    *, qualifying_months: int, hold_months: int, downgrade: str, actor: Actor
+) -> TierPolicy:
+    """Change the one tier policy row (created when missing). Locks it; audited when it
+    changed. Members are re-evaluated by the next `tiers_review`."""
+    errors: dict[str, list[str]] = {}
+    if qualifying_months < 1:
+        errors["qualifying_months"] = [_("Growth value must count for at least 1 month.")]
+    if downgrade not in TierPolicy.Downgrade.values:
+        errors["downgrade"] = [_("Choose one of the downgrade rules.")]
+    if errors:
+        raise ValidationFailed(errors)
+    TierPolicy.current()
+    policy = TierPolicy.objects.select_for_update().get(pk=1)
+    before = {field: getattr(policy, field) for field in _POLICY_FIELDS}
+    policy.qualifying_months, policy.hold_months = qualifying_months, hold_months
+    policy.downgrade = downgrade
+    changes = audit_changes(before, {field: getattr(policy, field) for field in _POLICY_FIELDS})
+    if changes:
+        policy.save()
+        audit_record(subject=policy, action="update", actor=actor, changes=changes, label="1")
+    return policy

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from riskcontrol.core.errors import NotFound
 
 from . import pii
-from .models import Member, Tier, TierChange, TierPolicy
+from .models import Member, PointsEntry, Tier, TierChange, TierPolicy
 from .services.tiers import qualifying_growth
 
 TIER_HISTORY_LIMIT = 50
@@ -96,3 +97,72 @@ def member_tier_progress(*, member: Member, now: dt.datetime | None = None) -> d
         ),
         "history": list(history),
     }
+
+
+@dataclass(frozen=True)
+class PointsSummary:
+    """A member's points as the console shows them: the balance (`Member.points`), what
+    can be spent now, what is pending (refund window) and the next expiry."""
+
+    balance: int
+    spendable: int
+    pending: int
+    next_expiry_amount: int
+    next_expiry_at: dt.datetime | None
+
+
+def member_points_summary(*, member: Member, now: dt.datetime) -> PointsSummary:
+    """Read from the open lots in two queries (no lock: a console view, not a spend)."""
+    open_lots = PointsEntry.objects.filter(member=member, remaining__gt=0).exclude(
+        expires_at__lte=now
+    )
+    sums = open_lots.aggregate(
+        spendable=Sum("remaining", filter=Q(activates_at__isnull=True) | Q(activates_at__lte=now)),
+        pending=Sum("remaining", filter=Q(activates_at__gt=now)),
+        next_at=Min("expires_at"),
+    )
+    next_amount = 0
+    if sums["next_at"] is not None:
+        next_amount = (
+            open_lots.filter(expires_at=sums["next_at"]).aggregate(n=Sum("remaining"))["n"] or 0
+        )
+    return PointsSummary(
+        balance=member.points,
+        spendable=sums["spendable"] or 0,
+        pending=sums["pending"] or 0,
+        next_expiry_amount=next_amount,
+        next_expiry_at=sums["next_at"],
+    )
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """Where a member stands on the tier ladder: qualifying growth, the tier held, the
+    next tier up and the growth still needed for it (None at the top tier)."""
+
+    qualifying_growth: int
+    tier: Tier | None
+    next_tier: Tier | None
+    growth_needed: int
+
+    @property
+    def at_top(self) -> bool:
+        return self.next_tier is None
+
+
+def member_tier_ladder(*, member: Member, now: dt.datetime) -> TierProgress:
+    """Qualifying growth (the policy's window) against the next tier by rank above the
+    one held; three queries (the policy, the growth sum, the next tier)."""
+    # The policy's defaults when its row does not exist yet: a read creates nothing.
+    policy = TierPolicy.objects.filter(pk=1).first() or TierPolicy()
+    growth = qualifying_growth(member_id=member.pk, now=now, policy=policy)
+    tiers = Tier.objects.order_by("rank")
+    if member.tier is not None:
+        tiers = tiers.filter(rank__gt=member.tier.rank)
+    else:
+        tiers = tiers.filter(threshold__gt=growth)
+    next_tier = tiers.first()
+    needed = max(next_tier.threshold - growth, 0) if next_tier is not None else 0
+    return TierProgress(
+        qualifying_growth=growth, tier=member.tier, next_tier=next_tier, growth_needed=needed
+    )

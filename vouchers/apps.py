@@ -34,3 +34,14 @@ class VouchersConfig(AppConfig):
             stale="vouchers.selectors.vouchers_under_older_keys",
         ),
     )
+
+    def ready(self) -> None:
+        # Imported here, not at the top: admin modules import models, which are not
+        # loaded yet when this module is (Django's documented place for this is ready()).
+        from members.timeline import timeline_sources
+
+        from .admin.member_timeline import member_vouchers_source
+
+        # Members sits below vouchers: its member page shows a member's vouchers through
+        # the timeline hook it offers.
+        timeline_sources.register(member_vouchers_source)

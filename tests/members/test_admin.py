@@ -169,6 +169,7 @@ def test_member_import_keeps_birthday_and_lifecycle_stage_and_records_who():
 
 
 def test_tier_forms_save_through_the_services_and_keep_the_code(operator):
+    Tier.objects.create(code="normal", name="Normal", rank=1, threshold=0)  # the lowest is 0
     response = operator.post(
         "/admin/members/tier/add/",
         {"code": "gold", "name": "Gold", "rank": "3", "threshold": "5000"},
