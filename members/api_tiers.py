@@ -7,10 +7,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from riskcontrol.core.errors import NotFound
 from riskcontrol.http.partner_api import PartnerApi
 from riskcontrol.http.schema import problem_responses
 
 from . import selectors
+from .api import EXTERNAL_ID
 
 
 class TierNextOutput(serializers.Serializer):
@@ -54,8 +56,16 @@ class MemberTierApi(PartnerApi):
     @extend_schema(
         operation_id="members_tier_retrieve",
         summary="Read a member's tier, growth value and tier history",
+        description=(
+            "The member's tier and where it stands: all-time and qualifying growth value "
+            "(tiers follow the growth of the program's qualifying months, never the points "
+            "balance), the end of the hold (the tier is not lowered before it), the next "
+            "tier with the growth still needed, and the latest tier changes with their "
+            "reasons. 404 `not_found` if Quanyi has no such member.\n\nScope: `members:read`."
+        ),
+        parameters=[EXTERNAL_ID],
         tags=["members"],
-        responses={200: MemberTierOutput, **problem_responses(404)},
+        responses={200: MemberTierOutput, **problem_responses(NotFound)},
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = selectors.member_get(external_id=external_id)
