@@ -271,8 +271,65 @@ def _world(settings, tmp_path, operator: Client) -> dict:
     PeriodicTask.objects.create(
         name="expire-vouchers", task="vouchers.tasks.vouchers_expire_due_task", interval=every_hour
     )
+    _member_program(now)
     assert StoreStaff.objects.exists() and Voucher.objects.filter(pk=claimed.voucher.pk).exists()
     return {"clerk": clerk, "code": claimed.code}
+
+
+def _member_program(now) -> None:
+    """One row of each member-program table: a rule, the policy, an event with the
+    points and growth it gave, the tier change it caused, a segment."""
+    from members.models import (
+        EarningRule,
+        GrowthEntry,
+        Member,
+        MemberEvent,
+        PointsEntry,
+        Segment,
+        Tag,
+        TierPolicy,
+    )
+    from members.services import member_tier_evaluate
+    from tests.members.factories import TierFactory
+
+    TierFactory(code="normal1", name="普通会员", rank=1, threshold=0)
+    TierFactory(code="silver1", name="银卡会员", rank=2, threshold=100)
+    rule = EarningRule.objects.create(
+        code="purchase", name="消费积分", event="purchase", points_per_yuan=1, growth_per_yuan=1
+    )
+    TierPolicy.current()
+    member = Member.objects.get(external_id="M1")
+    event = MemberEvent.objects.create(
+        member=member,
+        event_id="e-1",
+        kind="purchase",
+        occurred_at=now,
+        amount=Decimal("120.00"),
+        order_ref="O-1",
+        effects={"points": 120, "growth": 120},
+        **MemberEvent.actor_stamp(_ACTOR),
+    )
+    PointsEntry.objects.create(
+        member=member,
+        kind="earn",
+        amount=120,
+        balance_after=120,
+        remaining=120,
+        event=event,
+        rule=rule,
+        expires_at=now + timezone.timedelta(days=365),
+        **PointsEntry.actor_stamp(_ACTOR),
+    )
+    GrowthEntry.objects.create(member=member, amount=120, occurred_at=now, event=event)
+    Member.objects.filter(pk=member.pk).update(points=120, growth_value=120)
+    member.refresh_from_db()
+    member_tier_evaluate(member=member, now=now, actor=_ACTOR, event=event)
+    Segment.objects.create(
+        code="gold-buyers",
+        name="高价值客",
+        conditions={"tiers": ["silver1"]},
+        tag=Tag.objects.get(code="xk1"),
+    )
 
 
 # --- Walking ---------------------------------------------------------------------------

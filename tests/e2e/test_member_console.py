@@ -87,7 +87,7 @@ def test_operator_sees_a_members_points_tier_progress_and_timeline_in_chinese(
     expect(timeline.locator("h2")).to_have_text("时间线")
     rows = timeline.locator("tbody tr")
     expect(rows).to_have_count(5)
-    expect(rows.nth(0)).to_contain_text("普通会员 → 银卡会员 · 成长值达标升级")
+    expect(rows.nth(0)).to_contain_text("普通会员 → 银卡会员 · 成长值升级")
     expect(timeline).to_contain_text("积分 +1240，余额 1,240")
     expect(timeline).to_contain_text("金额 ¥1240.00 · 订单 ORD-77 · 积分 +1240 · 成长值 +1240")
     expect(timeline.get_by_role("link", name="消费")).to_be_visible()
