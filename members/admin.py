@@ -9,7 +9,7 @@ from import_export.formats.base_formats import CSV, XLSX
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
-from . import pii, selectors
+from . import admin_points, pii, selectors  # noqa: F401  (registers the points ledger)
 from .models import Member, Tag, Tier
 from .program import tag_create, tag_delete, tag_update, tier_create, tier_delete, tier_update
 from .resources import MemberResource

@@ -299,6 +299,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "vouchers.tasks.stale_jobs_resume_task",
         "schedule": 60.0,
     },
+    "expire-points": {
+        "task": "members.tasks.points_expire_task",
+        "schedule": 3600.0,
+    },
 }
 # A long job (generation, card-stock import) whose progress has not moved for this long
 # lost its worker: the sweeper above enqueues it again (vouchers/sweeper.py).

@@ -8,6 +8,8 @@ Callers import from the package: `from members.services import member_upsert`.
 
 from .profiles import UNSET, member_delete, member_upsert, members_reencrypt
 from .tiers import member_tier_evaluate, qualifying_growth
+from .events import member_event_record
+from .points import InsufficientPoints, points_adjust, points_expire, points_spend
 
 __all__ = [
     "UNSET",
@@ -16,4 +18,11 @@ __all__ = [
     "member_upsert",
     "members_reencrypt",
     "qualifying_growth",
+]
+__all__ += [
+    "InsufficientPoints",
+    "member_event_record",
+    "points_adjust",
+    "points_expire",
+    "points_spend",
 ]

@@ -1,0 +1,271 @@
+"""Member events: what partner systems (or the console) tell us a member did.
+
+`member_event_record` is idempotent by (partner client, `event_id`): a repeat returns
+the first event, with the effects it had, and changes nothing — also when repeats race
+(the member's row lock serialises events of one member, and the unique constraint with a
+savepoint catches the rest). The event, its earning rules, a refund's take-back, the
+growth entries and the tier evaluation all run in one transaction under the member's
+row lock; `effects = {points, growth, tier_before, tier_after}` (a refund adds
+`points_shortfall`: points it could not take back because they were already spent).
+
+Validation (400 `validation_error` per field):
+- `kind`: one of `MemberEvent.Kind` or `custom.<name>` (lower-case letters, digits,
+  `_`, `-`, up to 50);
+- `purchase`: `amount` > 0 and `order_ref` required, one purchase per order and member;
+- `refund`: `order_ref` of a purchase of the same member; `amount` > 0 and at most what
+  remains refundable of it (absent: all that remains);
+- `invite_accepted`: `payload.invitee` (the invited member's external id);
+- `cart_abandoned`: `payload.items`, when given, is a list;
+- `occurred_at` (default now) may not lie more than 5 minutes in the future.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.errors import ValidationFailed
+
+from ..models import GrowthEntry, Member, MemberEvent
+from .earning import rules_apply
+from .points import member_lock, points_take_back
+from .tiers import member_tier_evaluate
+
+CUSTOM_KIND = re.compile(r"^custom\.[a-z0-9][a-z0-9_-]{0,49}$")
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+def event_kind_valid(kind: str) -> bool:
+    return kind in MemberEvent.Kind.values or bool(CUSTOM_KIND.match(kind))
+
+
+def _validate(
+    *,
+    kind: str,
+    amount: Decimal | None,
+    order_ref: str,
+    payload: dict,
+    occurred_at: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if not event_kind_valid(kind):
+        errors["kind"] = [
+            _("Unknown event kind. Use one of %(kinds)s, or custom.<name>.")
+            % {"kinds": ", ".join(MemberEvent.Kind.values)}
+        ]
+    if amount is not None and (amount < 0 or amount > MAX_AMOUNT):
+        errors["amount"] = [_("Must be zero or more, with at most two decimal places.")]
+    if kind in (MemberEvent.Kind.PURCHASE, MemberEvent.Kind.REFUND):
+        if not order_ref:
+            errors["order_ref"] = [_("Required for a purchase or a refund.")]
+        if kind == MemberEvent.Kind.PURCHASE and (amount is None or amount <= 0):
+            errors["amount"] = [_("A purchase needs an amount above zero.")]
+        if kind == MemberEvent.Kind.REFUND and amount is not None and amount <= 0:
+            errors["amount"] = [_("A refund's amount must be above zero.")]
+    if kind == MemberEvent.Kind.INVITE_ACCEPTED:
+        invitee = payload.get("invitee")
+        if not isinstance(invitee, str) or not invitee.strip():
+            errors["payload"] = [_("Needs payload.invitee: the invited member's external id.")]
+    if kind == MemberEvent.Kind.CART_ABANDONED and not isinstance(payload.get("items", []), list):
+        errors["payload"] = [_("payload.items must be a list.")]
+    if occurred_at > now + FUTURE_TOLERANCE:
+        errors["occurred_at"] = [_("Lies in the future.")]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _purchase_for_refund(
+    *, member: Member, order_ref: str, amount: Decimal | None
+) -> tuple[MemberEvent, Decimal]:
+    """The purchase a refund names and the amount refunded (validated)."""
+    purchase = MemberEvent.objects.filter(
+        member=member, kind=MemberEvent.Kind.PURCHASE, order_ref=order_ref
+    ).first()
+    if purchase is None:
+        raise ValidationFailed(
+            {"order_ref": [_("No purchase of this member has this order reference.")]}
+        )
+    refunded = MemberEvent.objects.filter(
+        member=member, kind=MemberEvent.Kind.REFUND, order_ref=order_ref
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    refundable = (purchase.amount or Decimal("0")) - refunded
+    if refundable <= 0:
+        raise ValidationFailed({"order_ref": [_("This purchase has been refunded in full.")]})
+    if amount is None:
+        amount = refundable
+    if amount > refundable:
+        raise ValidationFailed(
+            {
+                "amount": [
+                    _("More than what remains refundable of this purchase (%(refundable)s).")
+                    % {"refundable": f"{refundable:.2f}"}
+                ]
+            }
+        )
+    return purchase, amount
+
+
+def _first_event(*, actor: Actor, event_id: str) -> MemberEvent | None:
+    return (
+        MemberEvent.objects.select_related("member")
+        .filter(partner_client_id=actor.partner_client_id, event_id=event_id)
+        .first()
+    )
+
+
+def member_event_record(
+    *,
+    event_id: str,
+    kind: str,
+    actor: Actor,
+    member: Member | None = None,
+    member_external_id: str | None = None,
+    occurred_at: dt.datetime | None = None,
+    amount: Decimal | None = None,
+    order_ref: str = "",
+    payload: dict | None = None,
+    context: dict | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[MemberEvent, bool]:
+    """Record an event of a member and apply what it earns. Returns (event, created);
+    a repeat of (partner client, `event_id`) returns the first event, `created=False`.
+    Raises NotFound (unknown member) or ValidationFailed."""
+    now = now or timezone.now()
+    occurred_at = occurred_at or now
+    payload = payload or {}
+    order_ref = order_ref or ""
+    if member is None and member_external_id is None:
+        raise ValueError("member or member_external_id is required")
+    # A repeat answers before any validation of the rest, as the first answer did.
+    existing = _first_event(actor=actor, event_id=event_id)
+    if existing is not None:
+        return existing, False
+    _validate(
+        kind=kind,
+        amount=amount,
+        order_ref=order_ref,
+        payload=payload,
+        occurred_at=occurred_at,
+        now=now,
+    )
+    with transaction.atomic():
+        locked = member_lock(member if member is not None else member_external_id)
+        # Read again under the lock: a racing repeat for this member committed before it.
+        existing = _first_event(actor=actor, event_id=event_id)
+        if existing is not None:
+            return existing, False
+        purchase = None
+        if kind == MemberEvent.Kind.REFUND:
+            purchase, amount = _purchase_for_refund(
+                member=locked, order_ref=order_ref, amount=amount
+            )
+        elif (
+            kind == MemberEvent.Kind.PURCHASE
+            and MemberEvent.objects.filter(
+                member=locked, kind=MemberEvent.Kind.PURCHASE, order_ref=order_ref
+            ).exists()
+        ):
+            raise ValidationFailed(
+                {"order_ref": [_("A purchase with this order reference is already recorded.")]}
+            )
+        extra: dict[str, Any] = {"end_user": context} if context else {}
+        try:
+            with transaction.atomic():
+                event = MemberEvent.objects.create(
+                    member=locked,
+                    event_id=event_id,
+                    kind=kind,
+                    occurred_at=occurred_at,
+                    amount=amount,
+                    order_ref=order_ref,
+                    payload=payload,
+                    **MemberEvent.actor_stamp(actor, extra=extra),
+                )
+        except IntegrityError:
+            # The same event id from this client for another member, committed meanwhile.
+            existing = _first_event(actor=actor, event_id=event_id)
+            if existing is None:
+                raise
+            return existing, False
+        tier_before = locked.tier.code if locked.tier_id else None
+        points, growth = rules_apply(member=locked, event=event, actor=actor, now=now)
+        effects: dict[str, Any] = {}
+        if purchase is not None:
+            taken = points_take_back(
+                member=locked, purchase=purchase, refund=event, actor=actor, now=now
+            )
+            if taken is not None:
+                points += taken.amount
+                effects["points_shortfall"] = taken.shortfall
+            growth += _growth_take_back(member=locked, purchase=purchase, refund=event, now=now)
+        tier_after = tier_before
+        if growth:
+            tier_before, tier_after = member_tier_evaluate(
+                member=locked, now=now, actor=actor, event=event
+            )
+        event.effects = {
+            "points": points,
+            "growth": growth,
+            "tier_before": tier_before,
+            "tier_after": tier_after,
+            **effects,
+        }
+        event.save(update_fields=["effects"])
+        Member.objects.filter(pk=locked.pk).update(last_event_at=occurred_at, updated_at=now)
+        locked.last_event_at = occurred_at
+    return event, True
+
+
+def _growth_take_back(
+    *, member: Member, purchase: MemberEvent, refund: MemberEvent, now: dt.datetime
+) -> int:
+    """A refund lowers growth value like points: the purchase's growth in proportion to
+    what has been refunded so far, never below zero. Returns the (negative) change."""
+    earned = (
+        GrowthEntry.objects.filter(member=member, event=purchase).aggregate(total=Sum("amount"))[
+            "total"
+        ]
+        or 0
+    )
+    if earned <= 0:
+        return 0
+    refunded = (
+        MemberEvent.objects.filter(
+            member=member, kind=MemberEvent.Kind.REFUND, order_ref=purchase.order_ref
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    share = earned if refunded >= purchase.amount else int(earned * refunded // purchase.amount)
+    before = -(
+        GrowthEntry.objects.filter(
+            member=member,
+            event__kind=MemberEvent.Kind.REFUND,
+            event__order_ref=purchase.order_ref,
+        )
+        .exclude(event=refund)
+        .aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    wanted = min(max(share - before, 0), member.growth_value)
+    if wanted == 0:
+        return 0
+    GrowthEntry.objects.create(
+        member=member,
+        amount=-wanted,
+        occurred_at=refund.occurred_at,
+        reason=_("refund of order %(order)s") % {"order": purchase.order_ref},
+        event=refund,
+    )
+    Member.objects.filter(pk=member.pk).update(growth_value=F("growth_value") - wanted)
+    member.growth_value -= wanted
+    return -wanted
