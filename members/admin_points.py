@@ -1,5 +1,5 @@
 """The points ledger in the console: a read-only list of entries with filters, and the
-operator's adjustment (+/−, with a reason) as the list's "add" page, through
+operator's adjustment (+/-, with a reason) as the list's "add" page, through
 `points_adjust`."""
 
 from __future__ import annotations

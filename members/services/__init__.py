@@ -6,10 +6,10 @@ the member program (events, points, segments, lifecycle) sit beside them. Reads 
 Callers import from the package: `from members.services import member_upsert`.
 """
 
-from .profiles import UNSET, member_delete, member_upsert, members_reencrypt
-from .tiers import member_tier_evaluate, qualifying_growth
 from .events import member_event_record
 from .points import InsufficientPoints, points_adjust, points_expire, points_spend
+from .profiles import UNSET, member_delete, member_upsert, members_reencrypt
+from .tiers import member_tier_evaluate, qualifying_growth
 
 __all__ = [
     "UNSET",

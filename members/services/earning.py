@@ -3,12 +3,12 @@
 
 For each active rule whose `event` is the event's kind, in code order:
 
-- points: `points` per event, or `points_per_yuan` × the event's whole yuan (the amount
+- points: `points` per event, or `points_per_yuan` x the event's whole yuan (the amount
   rounded down to a whole yuan first, the product rounded down again); then the member's
   tier multiplier (`tier_multipliers[tier code]`, points only, rounded down); then the
   rule's daily cap per member (`PointsDaily`, the day of the event in the platform time
   zone): what would pass the cap is not given.
-- growth: `growth` per event, or `growth_per_yuan` × whole yuan (rounded down); no
+- growth: `growth` per event, or `growth_per_yuan` x whole yuan (rounded down); no
   multiplier, no cap.
 - every rule that gives points writes its own lot (`PointsEntry` kind `earn`, with
   `remaining`, `activates_at` = the event's time + `points_pending_days`, and
@@ -60,7 +60,7 @@ def rule_growth(rule: EarningRule, amount: Decimal | None) -> int:
 
 
 def tier_multiplied(rule: EarningRule, points: int, tier_code: str | None) -> int:
-    """`points` × the rule's multiplier for the tier, rounded down (no entry: × 1)."""
+    """`points` x the rule's multiplier for the tier, rounded down (no entry: x 1)."""
     if not tier_code or tier_code not in (rule.tier_multipliers or {}):
         return points
     return max(_floor(points * Decimal(str(rule.tier_multipliers[tier_code]))), 0)

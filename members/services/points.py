@@ -14,7 +14,7 @@ oldest spendable lots first (FIFO by id).
   the amount refunded (cumulative over partial refunds, rounded down): first from that
   purchase's own lots (pending or not), then from other spendable lots, never below
   zero; what could not be taken back (already spent) is the entry's `shortfall`.
-- `points_adjust`: an operator's + or − with a required reason. A plus is a new lot
+- `points_adjust`: an operator's + or - with a required reason. A plus is a new lot
   (spendable at once; `expires_at` optional). A minus takes from spendable lots first,
   then pending ones; 409 `insufficient_points` beyond the unexpired points.
 - `points_expire`: set-based and chunked; one `expire` entry per member and chunk
@@ -225,7 +225,7 @@ def points_take_back(
 
 
 def _refund_share(*, member: Member, purchase: MemberEvent, total: int) -> int:
-    """`total` × (all refunded of the purchase so far ÷ its amount), rounded down; all of
+    """`total` x (all refunded of the purchase so far ÷ its amount), rounded down; all of
     it once the purchase is refunded in full."""
     refunded = (
         MemberEvent.objects.filter(
@@ -250,7 +250,7 @@ def points_adjust(
     expires_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> PointsEntry:
-    """An operator's correction: + adds a lot, − takes points away (spendable lots
+    """An operator's correction: + adds a lot, - takes points away (spendable lots
     first, then pending ones). `reason` is required."""
     reason = (reason or "").strip()
     if not reason:

@@ -2,10 +2,12 @@
 
 import datetime as dt
 from decimal import Decimal
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db.models import Sum
 
 from members.models import EarningRule, GrowthEntry, Member, MemberEvent, PointsEntry
@@ -59,7 +61,7 @@ def test_per_yuan_counts_whole_yuan_then_rounds_down():
 
     event = record(member, "E1", amount=Decimal("99.99"), order_ref="O1")
 
-    # 99.99 → 99 whole yuan; 99 × 1.5 = 148.5 → 148 points; growth 99 × 1 = 99
+    # 99.99 → 99 whole yuan; 99 x 1.5 = 148.5 → 148 points; growth 99 x 1 = 99
     assert event.effects == {"points": 148, "growth": 99, "tier_before": None, "tier_after": None}
     member.refresh_from_db()
     assert (member.points, member.growth_value) == (148, 99)
@@ -87,7 +89,7 @@ def test_tier_multiplier_applies_to_points_only_rounded_down():
 
     event = record(member, "E1", amount=Decimal("99.00"), order_ref="O1")
 
-    assert (event.effects["points"], event.effects["growth"]) == (148, 99)  # 99 × 1.5 = 148.5
+    assert (event.effects["points"], event.effects["growth"]) == (148, 99)  # 99 x 1.5 = 148.5
 
 
 def test_daily_cap_per_member_and_rule_in_the_platform_day():
@@ -272,7 +274,7 @@ def test_partial_refunds_add_up_to_what_the_purchase_earned():
     first = record(member, "R1", kind="refund", order_ref="O1", amount=Decimal("3.33"))
     second = record(member, "R2", kind="refund", order_ref="O1", amount=Decimal("6.67"))
 
-    # 30 × 3.33/10 = 9.99 → 9; then all of it: 30 − 9 = 21
+    # 30 x 3.33/10 = 9.99 → 9; then all of it: 30 - 9 = 21
     assert (first.effects["points"], second.effects["points"]) == (-9, -21)
     member.refresh_from_db()
     assert member.points == 0
@@ -373,9 +375,6 @@ def test_expiry_at_month_end_is_set_based_and_re_runnable():
 
 
 def test_expiry_command_reports_what_it_did():
-    from django.core.management import call_command
-    from io import StringIO
-
     member = MemberFactory()
     purchase_rule(points_valid_months=1)
     earned = at(2026, 1, 10)
