@@ -243,7 +243,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": "riskcontrol.http.health.ComponentStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentStatusEnum": "riskcontrol.http.health.ComponentStatus",
+        # Two choice sets share the field name "kind": name both.
+        "KindEnum": "vouchers.models.VoucherBatch.Kind",
+        "PointsEntryKindEnum": "members.models.PointsEntry.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------
