@@ -38,7 +38,7 @@ MAX_DURATION = _common.MAX_DURATION
 def program() -> None:
     from decimal import Decimal
 
-    from members.models import EarningRule, Tier
+    from members.models import EarningRule, Tier, TierPolicy
 
     for rank, (code, name, threshold) in enumerate(
         [("normal", "普通会员", 0), ("silver", "银卡会员", 1000), ("gold", "金卡会员", 5000)],
@@ -55,6 +55,7 @@ def program() -> None:
         points_pending_days=7,
     )
     EarningRule.objects.create(code="purchase-bonus", event="purchase", points=10, daily_cap=50)
+    TierPolicy.current()
 
 
 def ledger_check() -> dict[str, int]:

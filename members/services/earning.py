@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_FLOOR, Decimal
 
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -90,8 +91,9 @@ def rules_apply(
     *, member: Member, event: MemberEvent, actor: Actor, now: dt.datetime
 ) -> tuple[int, int]:
     """Apply the active earning rules for `event` to the (locked) `member`: write the
-    lots, the growth entries and the daily counters, and move `Member.points` and
-    `Member.growth_value` (one UPDATE with F()). Returns (points, growth) given."""
+    lots, the growth entries and the daily counters, and add the totals to the in-memory
+    `member.points` / `member.growth_value` (for `balance_after`); the caller writes them
+    to the row. Returns (points, growth) given."""
     tier_code = member.tier.code if member.tier_id else None
     local_day = timezone.localtime(event.occurred_at, timezone.get_default_timezone()).date()
     total_points = 0
@@ -102,12 +104,7 @@ def rules_apply(
     for rule in rules_for_kind(event.kind):
         points = tier_multiplied(rule, rule_base_points(rule, event.amount), tier_code)
         if points > 0 and rule.daily_cap is not None:
-            daily, _created = PointsDaily.objects.get_or_create(
-                member=member, rule=rule, day=local_day
-            )
-            points = min(points, max(rule.daily_cap - daily.points, 0))
-            if points:
-                PointsDaily.objects.filter(pk=daily.pk).update(points=F("points") + points)
+            points = _within_daily_cap(member=member, rule=rule, day=local_day, points=points)
         if points > 0:
             total_points += points
             lots.append(
@@ -142,12 +139,41 @@ def rules_apply(
         PointsEntry.objects.bulk_create(lots)
     if growth_entries:
         GrowthEntry.objects.bulk_create(growth_entries)
-    if total_points or total_growth:
-        Member.objects.filter(pk=member.pk).update(
-            points=F("points") + total_points,
-            growth_value=F("growth_value") + total_growth,
-            updated_at=now,
-        )
-        member.points += total_points
-        member.growth_value += total_growth
+    # The caller writes both sums to the member row in its one UPDATE … F().
+    member.points += total_points
+    member.growth_value += total_growth
     return total_points, total_growth
+
+
+_DAILY_SQL = """
+WITH before AS (
+    SELECT points FROM members_pointsdaily
+    WHERE member_id = %(member)s AND rule_id = %(rule)s AND day = %(day)s
+)
+INSERT INTO members_pointsdaily AS daily (member_id, rule_id, day, points)
+VALUES (%(member)s, %(rule)s, %(day)s, LEAST(%(points)s, %(cap)s))
+ON CONFLICT (member_id, rule_id, day)
+DO UPDATE SET points = LEAST(daily.points + %(points)s, %(cap)s)
+RETURNING daily.points - COALESCE((SELECT points FROM before), 0)
+"""
+
+
+def _within_daily_cap(*, member: Member, rule: EarningRule, day: dt.date, points: int) -> int:
+    """The part of `points` that fits under the rule's daily cap for the member, counted
+    in `PointsDaily` (under the member's lock: no other writer for this member)."""
+    if connection.vendor == "postgresql":
+        params = {
+            "member": member.pk,
+            "rule": rule.pk,
+            "day": day,
+            "points": points,
+            "cap": rule.daily_cap,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_DAILY_SQL, params)
+            return max(cursor.fetchone()[0], 0)
+    daily, _created = PointsDaily.objects.get_or_create(member=member, rule=rule, day=day)
+    points = min(points, max(rule.daily_cap - daily.points, 0))
+    if points:
+        PointsDaily.objects.filter(pk=daily.pk).update(points=F("points") + points)
+    return points

@@ -2,10 +2,10 @@
 
 `member_event_record` is idempotent by (partner client, `event_id`): a repeat returns
 the first event, with the effects it had, and changes nothing — also when repeats race
-(the member's row lock serialises events of one member, and the unique constraint with a
-savepoint catches the rest). The event, its earning rules, a refund's take-back, the
-growth entries and the tier evaluation all run in one transaction under the member's
-row lock; `effects = {points, growth, tier_before, tier_after}` (a refund adds
+(the member's row lock serialises events of one member; the unique constraints catch the
+rest: the transaction rolls back and the first event answers). The event, its earning
+rules, a refund's take-back, the growth entries and the tier evaluation all run in one
+transaction under the member's row lock; `effects = {points, growth, tier_before, tier_after}` (a refund adds
 `points_shortfall`: points it could not take back because they were already spent).
 
 Validation (400 `validation_error` per field):
@@ -146,84 +146,108 @@ def member_event_record(
     order_ref = order_ref or ""
     if member is None and member_external_id is None:
         raise ValueError("member or member_external_id is required")
-    # A repeat answers before any validation of the rest, as the first answer did.
-    existing = _first_event(actor=actor, event_id=event_id)
-    if existing is not None:
-        return existing, False
-    _validate(
-        kind=kind,
-        amount=amount,
-        order_ref=order_ref,
-        payload=payload,
-        occurred_at=occurred_at,
-        now=now,
-    )
-    with transaction.atomic():
-        locked = member_lock(member if member is not None else member_external_id)
-        # Read again under the lock: a racing repeat for this member committed before it.
+    try:
+        with transaction.atomic():
+            locked = member_lock(member if member is not None else member_external_id)
+            # Under the lock: a repeat for this member committed before it is seen here.
+            existing = _first_event(actor=actor, event_id=event_id)
+            if existing is not None:
+                return existing, False
+            _validate(
+                kind=kind,
+                amount=amount,
+                order_ref=order_ref,
+                payload=payload,
+                occurred_at=occurred_at,
+                now=now,
+            )
+            purchase = None
+            if kind == MemberEvent.Kind.REFUND:
+                purchase, amount = _purchase_for_refund(
+                    member=locked, order_ref=order_ref, amount=amount
+                )
+            extra: dict[str, Any] = {"end_user": context} if context else {}
+            event = MemberEvent.objects.create(
+                member=locked,
+                event_id=event_id,
+                kind=kind,
+                occurred_at=occurred_at,
+                amount=amount,
+                order_ref=order_ref,
+                payload=payload,
+                **MemberEvent.actor_stamp(actor, extra=extra),
+            )
+            event.effects = _apply(
+                member=locked, event=event, purchase=purchase, actor=actor, now=now
+            )
+            event.save(update_fields=["effects"])
+    except IntegrityError:
+        # The unique constraints, for what the member lock does not serialise: the same
+        # event id from this client for another member, or a second purchase of an order.
         existing = _first_event(actor=actor, event_id=event_id)
         if existing is not None:
             return existing, False
-        purchase = None
-        if kind == MemberEvent.Kind.REFUND:
-            purchase, amount = _purchase_for_refund(
-                member=locked, order_ref=order_ref, amount=amount
-            )
-        elif (
-            kind == MemberEvent.Kind.PURCHASE
-            and MemberEvent.objects.filter(
-                member=locked, kind=MemberEvent.Kind.PURCHASE, order_ref=order_ref
-            ).exists()
+        if kind == MemberEvent.Kind.PURCHASE and _purchase_exists(
+            member=member, member_external_id=member_external_id, order_ref=order_ref
         ):
             raise ValidationFailed(
                 {"order_ref": [_("A purchase with this order reference is already recorded.")]}
-            )
-        extra: dict[str, Any] = {"end_user": context} if context else {}
-        try:
-            with transaction.atomic():
-                event = MemberEvent.objects.create(
-                    member=locked,
-                    event_id=event_id,
-                    kind=kind,
-                    occurred_at=occurred_at,
-                    amount=amount,
-                    order_ref=order_ref,
-                    payload=payload,
-                    **MemberEvent.actor_stamp(actor, extra=extra),
-                )
-        except IntegrityError:
-            # The same event id from this client for another member, committed meanwhile.
-            existing = _first_event(actor=actor, event_id=event_id)
-            if existing is None:
-                raise
-            return existing, False
-        tier_before = locked.tier.code if locked.tier_id else None
-        points, growth = rules_apply(member=locked, event=event, actor=actor, now=now)
-        effects: dict[str, Any] = {}
-        if purchase is not None:
-            taken = points_take_back(
-                member=locked, purchase=purchase, refund=event, actor=actor, now=now
-            )
-            if taken is not None:
-                points += taken.amount
-                effects["points_shortfall"] = taken.shortfall
-            growth += _growth_take_back(member=locked, purchase=purchase, refund=event, now=now)
-        tier_after = tier_before
-        if growth:
-            tier_before, tier_after = member_tier_evaluate(
-                member=locked, now=now, actor=actor, event=event
-            )
-        event.effects = {
-            "points": points,
-            "growth": growth,
-            "tier_before": tier_before,
-            "tier_after": tier_after,
-            **effects,
-        }
-        event.save(update_fields=["effects"])
-        Member.objects.filter(pk=locked.pk).update(last_event_at=occurred_at, updated_at=now)
-        locked.last_event_at = occurred_at
+            ) from None
+        raise
     return event, True
+
+
+def _apply(
+    *,
+    member: Member,
+    event: MemberEvent,
+    purchase: MemberEvent | None,
+    actor: Actor,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Earning rules, a refund's take-back and the tier evaluation for a new `event` of
+    the locked `member`; writes the member row (points, growth, last event) with as few
+    UPDATEs as it can. Returns the effects."""
+    tier_before = member.tier.code if member.tier_id else None
+    points, growth = rules_apply(member=member, event=event, actor=actor, now=now)
+    sums = {"points": F("points") + points, "growth_value": F("growth_value") + growth}
+    effects: dict[str, Any] = {}
+    if purchase is not None:
+        # Take-backs move the row themselves: write what the rules gave first.
+        Member.objects.filter(pk=member.pk).update(**sums)
+        sums = {}
+        taken = points_take_back(
+            member=member, purchase=purchase, refund=event, actor=actor, now=now
+        )
+        if taken is not None:
+            points += taken.amount
+            effects["points_shortfall"] = taken.shortfall
+        growth += _growth_take_back(member=member, purchase=purchase, refund=event, now=now)
+    tier_after = tier_before
+    if growth:
+        tier_before, tier_after = member_tier_evaluate(
+            member=member, now=now, actor=actor, event=event
+        )
+    Member.objects.filter(pk=member.pk).update(
+        **sums, last_event_at=event.occurred_at, updated_at=now
+    )
+    member.last_event_at = event.occurred_at
+    return {
+        "points": points,
+        "growth": growth,
+        "tier_before": tier_before,
+        "tier_after": tier_after,
+        **effects,
+    }
+
+
+def _purchase_exists(
+    *, member: Member | None, member_external_id: str | None, order_ref: str
+) -> bool:
+    rows = MemberEvent.objects.filter(kind=MemberEvent.Kind.PURCHASE, order_ref=order_ref)
+    if member is not None:
+        return rows.filter(member_id=member.pk).exists()
+    return rows.filter(member__external_id=member_external_id).exists()
 
 
 def _growth_take_back(
