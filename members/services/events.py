@@ -5,8 +5,9 @@ the first event, with the effects it had, and changes nothing — also when repe
 (the member's row lock serialises events of one member; the unique constraints catch the
 rest: the transaction rolls back and the first event answers). The event, its earning
 rules, a refund's take-back, the growth entries and the tier evaluation all run in one
-transaction under the member's row lock; `effects = {points, growth, tier_before, tier_after}` (a refund adds
-`points_shortfall`: points it could not take back because they were already spent).
+transaction under the member's row lock; `effects = {points, growth, tier_before,
+tier_after}` (a refund adds `points_shortfall`: points it could not take back because
+they were already spent).
 
 Validation (400 `validation_error` per field):
 - `kind`: one of `MemberEvent.Kind` or `custom.<name>` (lower-case letters, digits,
