@@ -20,6 +20,7 @@ Callers hold the member's row lock; everything here runs in the event's transact
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import connection
@@ -87,62 +88,79 @@ def rules_for_kind(kind: str) -> list[EarningRule]:
     return list(EarningRule.objects.filter(active=True, event=kind).order_by("code"))
 
 
+@dataclass
+class Earned:
+    """What the rules give for one event, computed before the event row exists (so the
+    event is inserted with its effects); `earned_write` saves the lots and entries."""
+
+    points: int = 0
+    growth: int = 0
+    lots: list[PointsEntry] = field(default_factory=list)
+    growth_entries: list[GrowthEntry] = field(default_factory=list)
+
+
 def rules_apply(
-    *, member: Member, event: MemberEvent, actor: Actor, now: dt.datetime
-) -> tuple[int, int]:
-    """Apply the active earning rules for `event` to the (locked) `member`: write the
-    lots, the growth entries and the daily counters, and add the totals to the in-memory
-    `member.points` / `member.growth_value` (for `balance_after`); the caller writes them
-    to the row. Returns (points, growth) given."""
+    *,
+    member: Member,
+    kind: str,
+    amount: Decimal | None,
+    occurred_at: dt.datetime,
+    ref: str,
+    actor: Actor,
+) -> Earned:
+    """Apply the active earning rules for an event of `kind` to the (locked) `member`:
+    count the daily caps, build the lots and growth entries (saved by `earned_write`),
+    and add the totals to the in-memory `member.points` / `member.growth_value` (for
+    `balance_after`); the caller writes them to the row in one UPDATE."""
     tier_code = member.tier.code if member.tier_id else None
-    local_day = timezone.localtime(event.occurred_at, timezone.get_default_timezone()).date()
-    total_points = 0
-    total_growth = 0
-    lots: list[PointsEntry] = []
-    growth_entries: list[GrowthEntry] = []
+    local_day = timezone.localtime(occurred_at, timezone.get_default_timezone()).date()
+    earned = Earned()
     stamp = PointsEntry.actor_stamp(actor)
-    for rule in rules_for_kind(event.kind):
-        points = tier_multiplied(rule, rule_base_points(rule, event.amount), tier_code)
+    for rule in rules_for_kind(kind):
+        points = tier_multiplied(rule, rule_base_points(rule, amount), tier_code)
         if points > 0 and rule.daily_cap is not None:
             points = _within_daily_cap(member=member, rule=rule, day=local_day, points=points)
         if points > 0:
-            total_points += points
-            lots.append(
+            earned.points += points
+            earned.lots.append(
                 PointsEntry(
                     member=member,
                     kind=PointsEntry.Kind.EARN,
                     amount=points,
-                    balance_after=member.points + total_points,
+                    balance_after=member.points + earned.points,
                     remaining=points,
                     reason=rule.name or rule.code,
-                    ref=event.order_ref or event.event_id,
-                    event=event,
+                    ref=ref,
                     rule=rule,
-                    activates_at=event.occurred_at + dt.timedelta(days=rule.points_pending_days),
-                    expires_at=points_expires_at(event.occurred_at, rule.points_valid_months),
+                    activates_at=occurred_at + dt.timedelta(days=rule.points_pending_days),
+                    expires_at=points_expires_at(occurred_at, rule.points_valid_months),
                     **stamp,
                 )
             )
-        growth = rule_growth(rule, event.amount)
+        growth = rule_growth(rule, amount)
         if growth > 0:
-            total_growth += growth
-            growth_entries.append(
+            earned.growth += growth
+            earned.growth_entries.append(
                 GrowthEntry(
                     member=member,
                     amount=growth,
-                    occurred_at=event.occurred_at,
+                    occurred_at=occurred_at,
                     reason=rule.name or rule.code,
-                    event=event,
                 )
             )
-    if lots:
-        PointsEntry.objects.bulk_create(lots)
-    if growth_entries:
-        GrowthEntry.objects.bulk_create(growth_entries)
-    # The caller writes both sums to the member row in its one UPDATE … F().
-    member.points += total_points
-    member.growth_value += total_growth
-    return total_points, total_growth
+    member.points += earned.points
+    member.growth_value += earned.growth
+    return earned
+
+
+def earned_write(earned: Earned, *, event: MemberEvent) -> None:
+    """Save what `rules_apply` built, pointing at the event."""
+    for row in (*earned.lots, *earned.growth_entries):
+        row.event = event
+    if earned.lots:
+        PointsEntry.objects.bulk_create(earned.lots)
+    if earned.growth_entries:
+        GrowthEntry.objects.bulk_create(earned.growth_entries)
 
 
 _DAILY_SQL = """

@@ -36,7 +36,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
 from ..models import GrowthEntry, Member, MemberEvent
-from .earning import rules_apply
+from .earning import Earned, earned_write, rules_apply
 from .points import member_lock, points_take_back
 from .tiers import member_tier_evaluate
 
@@ -168,6 +168,23 @@ def member_event_record(
                     member=locked, order_ref=order_ref, amount=amount
                 )
             extra: dict[str, Any] = {"end_user": context} if context else {}
+            tier_before = locked.tier.code if locked.tier_id else None
+            earned = rules_apply(
+                member=locked,
+                kind=kind,
+                amount=amount,
+                occurred_at=occurred_at,
+                ref=order_ref or event_id,
+                actor=actor,
+            )
+            # Inserted with the rules' effects; updated only when a take-back or a tier
+            # change adds to them.
+            effects = {
+                "points": earned.points,
+                "growth": earned.growth,
+                "tier_before": tier_before,
+                "tier_after": tier_before,
+            }
             event = MemberEvent.objects.create(
                 member=locked,
                 event_id=event_id,
@@ -176,12 +193,16 @@ def member_event_record(
                 amount=amount,
                 order_ref=order_ref,
                 payload=payload,
+                effects=effects,
                 **MemberEvent.actor_stamp(actor, extra=extra),
             )
-            event.effects = _apply(
-                member=locked, event=event, purchase=purchase, actor=actor, now=now
+            earned_write(earned, event=event)
+            final = _apply(
+                member=locked, event=event, earned=earned, purchase=purchase, actor=actor, now=now
             )
-            event.save(update_fields=["effects"])
+            if final != effects:
+                event.effects = final
+                event.save(update_fields=["effects"])
     except IntegrityError:
         # The unique constraints, for what the member lock does not serialise: the same
         # event id from this client for another member, or a second purchase of an order.
@@ -202,15 +223,16 @@ def _apply(
     *,
     member: Member,
     event: MemberEvent,
+    earned: Earned,
     purchase: MemberEvent | None,
     actor: Actor,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    """Earning rules, a refund's take-back and the tier evaluation for a new `event` of
-    the locked `member`; writes the member row (points, growth, last event) with as few
-    UPDATEs as it can. Returns the effects."""
-    tier_before = member.tier.code if member.tier_id else None
-    points, growth = rules_apply(member=member, event=event, actor=actor, now=now)
+    """After the earning rules (`earned`, saved): a refund's take-back and the tier
+    evaluation for a new `event` of the locked `member`; writes the member row (points,
+    growth, last event) with as few UPDATEs as it can. Returns the effects."""
+    tier_before = event.effects["tier_before"]
+    points, growth = earned.points, earned.growth
     sums = {"points": F("points") + points, "growth_value": F("growth_value") + growth}
     effects: dict[str, Any] = {}
     if purchase is not None:
