@@ -150,23 +150,28 @@ def member_event_record(
     try:
         with transaction.atomic():
             locked = member_lock(member if member is not None else member_external_id)
-            # Under the lock: a repeat for this member committed before it is seen here.
-            existing = _first_event(actor=actor, event_id=event_id)
-            if existing is not None:
-                return existing, False
-            _validate(
-                kind=kind,
-                amount=amount,
-                order_ref=order_ref,
-                payload=payload,
-                occurred_at=occurred_at,
-                now=now,
-            )
+            # No look-up of the event id on the way in: a repeat fails on the unique
+            # constraint at the INSERT below (handled after the rollback), or, when its
+            # body no longer validates (a refund repeated after the full refund), here.
             purchase = None
-            if kind == MemberEvent.Kind.REFUND:
-                purchase, amount = _purchase_for_refund(
-                    member=locked, order_ref=order_ref, amount=amount
+            try:
+                _validate(
+                    kind=kind,
+                    amount=amount,
+                    order_ref=order_ref,
+                    payload=payload,
+                    occurred_at=occurred_at,
+                    now=now,
                 )
+                if kind == MemberEvent.Kind.REFUND:
+                    purchase, amount = _purchase_for_refund(
+                        member=locked, order_ref=order_ref, amount=amount
+                    )
+            except ValidationFailed:
+                existing = _first_event(actor=actor, event_id=event_id)
+                if existing is not None:
+                    return existing, False
+                raise
             extra: dict[str, Any] = {"end_user": context} if context else {}
             tier_before = locked.tier.code if locked.tier_id else None
             earned = rules_apply(

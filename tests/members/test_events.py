@@ -182,3 +182,18 @@ def test_context_is_kept_with_the_event(api):
     event = MemberEvent.objects.get()
     assert event.context["end_user"] == {"ip": "203.0.113.7", "device_id": "d-1"}
     assert event.partner_client_id is not None
+
+
+def test_a_repeated_refund_answers_its_first_result_after_the_full_refund(api, rules):
+    MemberFactory(external_id="M1")
+    buy = {"event_id": "e1", "kind": "purchase", "amount": "50", "order_ref": "O1"}
+    refund = {"event_id": "e2", "kind": "refund", "order_ref": "O1"}
+    api.post(URL.format("M1"), buy, format="json")
+
+    first = api.post(URL.format("M1"), refund, format="json")
+    again = api.post(URL.format("M1"), refund, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert first.json()["effects"]["points"] == -50
+    assert Member.objects.get(external_id="M1").points == 0
