@@ -9,7 +9,8 @@ Uses its own database (dropped and created, then migrated; dropped at the end un
 --keep). Set-up: tiers (normal 0 / silver 1,000 / gold 5,000) and two earning rules for
 `purchase` (1 point and 1 growth per yuan, pending 7 days, valid 12 months, x1.5 for
 gold; and a 10-point bonus per purchase with a daily cap of 50), members by COPY, a
-partner client with `members:read` and `members:events`. Counts the SQL statements of
+partner client with `members:read` and `members:events`; every member starts at the
+lowest tier. Counts the SQL statements of
 one read and one event (rolled back), starts gunicorn, warms both endpoints up, runs wrk
 on `GET /api/v1/members/{id}` then on `POST /api/v1/members/{id}/events` (a fresh
 event id and order per request, members cycling), then checks the database: one event
@@ -56,6 +57,18 @@ def program() -> None:
     )
     EarningRule.objects.create(code="purchase-bonus", event="purchase", points=10, daily_cap=50)
     TierPolicy.current()
+
+
+def start_at_lowest_tier() -> None:
+    """Members of a running program hold a tier: all start at the lowest one (so an event
+    upgrades only when its growth reaches silver, as in production)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE members_member SET tier_id = (SELECT id FROM members_tier WHERE code ="
+            " 'normal'), tier_since = now()"
+        )
 
 
 def ledger_check() -> dict[str, int]:
@@ -122,6 +135,7 @@ def main() -> int:
             f"  {members:,} members created (COPY); 3 tiers; 2 earning rules for purchase; "
             "partner client with a fresh key"
         )
+        start_at_lowest_tier()
         _common.vacuum_analyze("members_member")
         body = {"event_id": "probe-1", "kind": "purchase", "amount": "128.50", "order_ref": "P1"}
         for label, statements in (
