@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
 from django.db.models import Sum
 
@@ -19,6 +20,7 @@ from members.services import (
     points_spend,
 )
 from members.services.earning import points_expires_at
+from members.tasks import points_expire_task
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 from tests.members.factories import MemberFactory, TierFactory
@@ -385,5 +387,22 @@ def test_expiry_command_reports_what_it_did():
         call_command("points_expire", stdout=out)
 
     assert "12 points of 1 members expired in 1 chunks" in out.getvalue()
+    member.refresh_from_db()
+    assert member.points == 0
+
+
+def test_beat_runs_the_expiry_hourly():
+    member = MemberFactory()
+    purchase_rule(points_valid_months=1)
+    earned = at(2026, 1, 10)
+    record(member, "E1", amount=Decimal("12"), order_ref="O1", occurred_at=earned, now=earned)
+
+    with time_machine.travel(at(2026, 3, 1), tick=False):
+        points_expire_task()
+
+    assert settings.CELERY_BEAT_SCHEDULE["expire-points"] == {
+        "task": "members.tasks.points_expire_task",
+        "schedule": 3600.0,
+    }
     member.refresh_from_db()
     assert member.points == 0
