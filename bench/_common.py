@@ -212,12 +212,15 @@ def create_members(prefixes: dict[str, int], threads: int) -> int:
     now = dt.datetime.now(dt.UTC)
     total = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        columns = "external_id, name, pii_key_id, lifecycle_stage, points, created_at, updated_at"
+        columns = (
+            "external_id, name, pii_key_id, lifecycle_stage, points, growth_value, region,"
+            " created_at, updated_at"
+        )
         with cursor.cursor.copy(f"COPY members_member ({columns}) FROM STDIN") as copy:
             for prefix, count in prefixes.items():
                 for thread in range(1, threads + 1):
                     for n in range(1, count + 1):
-                        copy.write_row((f"{prefix}{thread}-{n}", "", "", "new", 0, now, now))
+                        copy.write_row((f"{prefix}{thread}-{n}", "", "", "new", 0, 0, "", now, now))
                         total += 1
     return total
 

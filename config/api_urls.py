@@ -4,6 +4,7 @@ from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from members import api as members_api
+from members import api_points as members_points_api
 from members import api_tiers as members_tier_api
 from redemption import api as redemption_api
 from riskcontrol.core.text import IdentifierConverter
@@ -33,6 +34,21 @@ urlpatterns = [
         "members/<ident:external_id>/vouchers",
         vouchers_api.MemberVoucherListApi.as_view(),
         name="api-member-vouchers",
+    ),
+    path(
+        "members/<ident:external_id>/events",
+        members_points_api.MemberEventCreateApi.as_view(),
+        name="api-member-events",
+    ),
+    path(
+        "members/<ident:external_id>/points",
+        members_points_api.MemberPointsApi.as_view(),
+        name="api-member-points",
+    ),
+    path(
+        "members/<ident:external_id>/points/spend",
+        members_points_api.MemberPointsSpendApi.as_view(),
+        name="api-member-points-spend",
     ),
     path("batches/<ident:code>", vouchers_api.BatchDetailApi.as_view(), name="api-batch-detail"),
     path(

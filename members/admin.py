@@ -16,6 +16,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
 from . import (
+    admin_points,  # noqa: F401  (registers the points ledger)
     pii,
     program_admin,  # noqa: F401  (registers the member program's pages)
     selectors,

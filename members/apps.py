@@ -14,6 +14,9 @@ class MembersConfig(AppConfig):
     partner_scopes = {
         "members:read": _("Read members and the vouchers they hold"),
         "members:write": _("Create and update members"),
+        "members:events": _("Record member events (purchases, check-ins …)"),
+        "points:read": _("Read members' points and points ledger"),
+        "points:write": _("Spend members' points"),
     }
     reencryption = (
         ReencryptionStep(

@@ -22,3 +22,11 @@ def lifecycle_recompute_task() -> None:
     from .services import lifecycle_recompute
 
     lifecycle_recompute()
+
+
+@shared_task(name="members.tasks.points_expire_task", ignore_result=True)
+def points_expire_task() -> None:
+    """Hourly (beat): expire the points whose validity has ended. Re-runnable."""
+    from .services import points_expire
+
+    points_expire()

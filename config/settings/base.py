@@ -266,7 +266,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ComponentStatusEnum": "riskcontrol.http.health.ComponentStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentStatusEnum": "riskcontrol.http.health.ComponentStatus",
+        # Two choice sets share the field name "kind": name both.
+        "KindEnum": "vouchers.models.VoucherBatch.Kind",
+        "PointsEntryKindEnum": "members.models.PointsEntry.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------
@@ -321,6 +326,10 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stale-jobs": {
         "task": "vouchers.tasks.stale_jobs_resume_task",
         "schedule": 60.0,
+    },
+    "expire-points": {
+        "task": "members.tasks.points_expire_task",
+        "schedule": 3600.0,
     },
 }
 # A long job (generation, card-stock import) whose progress has not moved for this long

@@ -83,6 +83,9 @@ def test_the_partner_scopes_are_collected_from_the_apps_in_the_order_they_had():
     assert list(SCOPES) == [
         "members:read",
         "members:write",
+        "members:events",
+        "points:read",
+        "points:write",
         "batches:read",
         "vouchers:claim",
         "vouchers:read",
