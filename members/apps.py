@@ -13,6 +13,12 @@ class MembersConfig(AppConfig):
         "members:read": _("Read members and the vouchers they hold"),
         "members:write": _("Create and update members"),
     }
+    # Sections of the program file (riskcontrol.programfile), applied in this order.
+    program_sections = (
+        "members.programfile.TierPolicySection",
+        "members.programfile.TiersSection",
+        "members.programfile.EarningRulesSection",
+    )
     reencryption = (
         ReencryptionStep(
             label="member contacts",

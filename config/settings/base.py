@@ -9,6 +9,7 @@ switches it to production.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -298,6 +299,10 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stale-jobs": {
         "task": "vouchers.tasks.stale_jobs_resume_task",
         "schedule": 60.0,
+    },
+    "segments-tag-scheduled": {  # nightly, platform time
+        "task": "members.tasks.segments_tag_scheduled",
+        "schedule": crontab(hour=3, minute=30),
     },
 }
 # A long job (generation, card-stock import) whose progress has not moved for this long

@@ -17,3 +17,24 @@ __all__ = [
     "members_reencrypt",
     "qualifying_growth",
 ]
+from .segments import (  # noqa: E402
+    segment_conditions_errors,
+    segment_conditions_queryset,
+    segment_conditions_validate,
+    segment_count,
+    segment_members,
+    segment_sample,
+    segment_tag_members,
+    segments_tag_scheduled,
+)
+
+__all__ += [
+    "segment_conditions_errors",
+    "segment_conditions_queryset",
+    "segment_conditions_validate",
+    "segment_count",
+    "segment_members",
+    "segment_sample",
+    "segment_tag_members",
+    "segments_tag_scheduled",
+]
