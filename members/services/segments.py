@@ -186,10 +186,11 @@ def segment_conditions_errors(
         _code_list(
             errors, "stages", conditions["stages"], set(Member.LifecycleStage.values), _("stage")
         )
-    for key in ("tags_any", "tags_all", "tags_none"):
-        if key in conditions:
-            known = tags if tags is not None else set(Tag.objects.values_list("code", flat=True))
-            _code_list(errors, key, conditions[key], known, _("tag"))
+    tag_keys = [key for key in ("tags_any", "tags_all", "tags_none") if key in conditions]
+    if tag_keys and tags is None:
+        tags = set(Tag.objects.values_list("code", flat=True))
+    for key in tag_keys:
+        _code_list(errors, key, conditions[key], tags, _("tag"))
     for key in ("points_min", "points_max"):
         if key in conditions and (not _whole(conditions[key]) or conditions[key] < 0):
             errors.add(key, _("Give a whole number of points, 0 or more."))
@@ -360,7 +361,8 @@ def segment_tag_members(*, segment: Segment, actor: Actor, now: dt.datetime | No
     qn = connection.ops.quote_name
     sql = (
         f"INSERT INTO {qn(through)} ({qn('member_id')}, {qn('tag_id')}) "
-        f"SELECT matched.id, %s FROM ({select_sql}) AS matched WHERE true "
+        f"SELECT matched.id, %s FROM {qn(Member._meta.db_table)} AS matched "
+        f"WHERE matched.id IN ({select_sql}) "
         f"ON CONFLICT ({qn('member_id')}, {qn('tag_id')}) DO NOTHING"
     )
     with transaction.atomic():
