@@ -11,6 +11,7 @@ so `export | apply` changes nothing.
 
 from __future__ import annotations
 
+import itertools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,7 +33,9 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _decimal(value: Any, *, places: int = 2, maximum: Decimal = Decimal("999999")) -> Decimal | None:
+def _decimal(
+    value: Any, *, places: int = 2, maximum: Decimal = Decimal("999999")
+) -> Decimal | None:
     """A non-negative number with at most `places` decimals (ints, floats, strings)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
@@ -68,9 +71,7 @@ def _check_keys(context: Context, place: str, item: dict, allowed: tuple[str, ..
 def _check_code(context: Context, place: str, item: dict, seen: set[str]) -> str | None:
     code = item.get("code")
     if not isinstance(code, str) or not CODE.match(code):
-        context.error(
-            f"{place}.code", _("a code of 1 to 32 letters, digits, - or _ is required")
-        )
+        context.error(f"{place}.code", _("a code of 1 to 32 letters, digits, - or _ is required"))
         return None
     if code in seen:
         context.error(f"{place}.code", _('"%(code)s" is named twice') % {"code": code})
@@ -87,9 +88,7 @@ def _check_name(context: Context, place: str, item: dict, *, required: bool) -> 
         context.error(f"{place}.name", _("a name of 1 to 64 characters is required"))
 
 
-def _int_field(
-    context: Context, place: str, item: dict, key: str, *, low: int, high: int
-) -> None:
+def _int_field(context: Context, place: str, item: dict, key: str, *, low: int, high: int) -> None:
     if key in item and item[key] is not None:
         value = item[key]
         if not _whole(value) or not low <= value <= high:
@@ -115,13 +114,16 @@ def _record(obj, *, before: dict, after: dict, actor: Actor | None, code: str) -
 
 def _diff(section: str, code: str, current: dict | None, wanted: dict) -> list[Change]:
     if current is None:
-        return [Change(section=section, code=code, action="create", fields={
-            key: (None, value) for key, value in wanted.items()
-        })]
+        return [
+            Change(
+                section=section,
+                code=code,
+                action="create",
+                fields={key: (None, value) for key, value in wanted.items()},
+            )
+        ]
     fields = {
-        key: (current.get(key), value)
-        for key, value in wanted.items()
-        if current.get(key) != value
+        key: (current.get(key), value) for key, value in wanted.items() if current.get(key) != value
     }
     return [Change(section=section, code=code, action="update", fields=fields)] if fields else []
 
@@ -136,7 +138,9 @@ class TierPolicySection(Section):
 
     def validate(self, value: Any, context: Context) -> None:
         if not isinstance(value, dict):
-            context.error(self.name, _("a mapping is required (qualifying_months, hold_months, downgrade)"))
+            context.error(
+                self.name, _("a mapping is required (qualifying_months, hold_months, downgrade)")
+            )
             return
         _check_keys(context, self.name, value, self.KEYS)
         _int_field(context, self.name, value, "qualifying_months", low=1, high=120)
@@ -218,7 +222,8 @@ class TiersSection(Section):
                 retention, threshold = item.get("retention"), item.get("threshold") or 0
                 if retention is not None and retention > threshold:
                     context.error(
-                        f"{place}.retention", _("must not be above the threshold (%(n)d)") % {"n": threshold}
+                        f"{place}.retention",
+                        _("must not be above the threshold (%(n)d)") % {"n": threshold},
                     )
             ok = ok and len(context.problems) == before
         if ok:
@@ -245,15 +250,25 @@ class TiersSection(Section):
             ranks[data["rank"]] = code
         ladder = sorted([*others.items(), *wanted.items()], key=lambda pair: pair[1]["rank"])
         if ladder and ladder[0][1]["threshold"] != 0 and ladder[0][0] in place_of:
-            context.error(f"{place_of[ladder[0][0]]}.threshold", _("the lowest tier must have threshold 0"))
-        for (low_code, low), (high_code, high) in zip(ladder, ladder[1:], strict=False):
+            context.error(
+                f"{place_of[ladder[0][0]]}.threshold", _("the lowest tier must have threshold 0")
+            )
+        for (low_code, low), (high_code, high) in itertools.pairwise(ladder):
             if high["threshold"] <= low["threshold"]:
                 code = high_code if high_code in place_of else low_code
                 if code in place_of:
                     context.error(
                         f"{place_of[code]}.threshold",
-                        _('thresholds must rise with rank: "%(high)s" (%(h)d) is not above "%(low)s" (%(l)d)')
-                        % {"high": high_code, "h": high["threshold"], "low": low_code, "l": low["threshold"]},
+                        _(
+                            'thresholds must rise with rank: "%(high)s" (%(h)d) '
+                            'is not above "%(low)s" (%(l)d)'
+                        )
+                        % {
+                            "high": high_code,
+                            "h": high["threshold"],
+                            "low": low_code,
+                            "l": low["threshold"],
+                        },
                     )
 
     def _current(self) -> dict[str, dict]:
@@ -271,7 +286,10 @@ class TiersSection(Section):
 
     def apply(self, value: Any, context: Context) -> None:
         wanted = self._wanted(value)
-        existing = {tier.code: tier for tier in Tier.objects.select_for_update().filter(code__in=list(wanted))}
+        existing = {
+            tier.code: tier
+            for tier in Tier.objects.select_for_update().filter(code__in=list(wanted))
+        }
         # Ranks are unique: park the moving tiers on free ranks first, so a swap works.
         moving = [t for code, t in existing.items() if t.rank != wanted[code]["rank"]]
         taken = set(Tier.objects.values_list("rank", flat=True))
@@ -293,7 +311,11 @@ class TiersSection(Section):
     def export(self) -> Any:
         tiers = []
         for index, tier in enumerate(Tier.objects.order_by("rank")):
-            item: dict[str, Any] = {"code": tier.code, "name": tier.name, "threshold": tier.threshold}
+            item: dict[str, Any] = {
+                "code": tier.code,
+                "name": tier.name,
+                "threshold": tier.threshold,
+            }
             if tier.retention is not None:
                 item["retention"] = tier.retention
             if tier.description:
@@ -311,14 +333,26 @@ CUSTOM_KIND = re.compile(r"^custom\.[a-z0-9_]{1,50}$")
 
 
 def _event_kind_ok(kind: Any) -> bool:
-    return isinstance(kind, str) and (kind in MemberEvent.Kind.values or bool(CUSTOM_KIND.match(kind)))
+    return isinstance(kind, str) and (
+        kind in MemberEvent.Kind.values or bool(CUSTOM_KIND.match(kind))
+    )
 
 
 class EarningRulesSection(Section):
     name = "earning_rules"
     KEYS = (
-        "code", "name", "event", "points", "points_per_yuan", "growth", "growth_per_yuan",
-        "tier_multipliers", "daily_cap", "points_valid_months", "points_pending_days", "active",
+        "code",
+        "name",
+        "event",
+        "points",
+        "points_per_yuan",
+        "growth",
+        "growth_per_yuan",
+        "tier_multipliers",
+        "daily_cap",
+        "points_valid_months",
+        "points_pending_days",
+        "active",
     )
     FIELDS = KEYS[1:]
 
@@ -360,7 +394,8 @@ class EarningRulesSection(Section):
                     elif _event_kind_ok(event) and event not in AMOUNT_KINDS:
                         context.error(
                             f"{place}.{per_yuan}",
-                            _("only purchase and refund events carry an amount; use %(each)s") % {"each": each},
+                            _("only purchase and refund events carry an amount; use %(each)s")
+                            % {"each": each},
                         )
                     if item.get(each) is not None:
                         context.error(
@@ -371,7 +406,10 @@ class EarningRulesSection(Section):
             multipliers = item.get("tier_multipliers")
             if multipliers is not None:
                 if not isinstance(multipliers, dict):
-                    context.error(f"{place}.tier_multipliers", _("a mapping of tier code to multiplier is required"))
+                    context.error(
+                        f"{place}.tier_multipliers",
+                        _("a mapping of tier code to multiplier is required"),
+                    )
                 else:
                     for tier, factor in multipliers.items():
                         where = f"{place}.tier_multipliers.{tier}"
@@ -379,7 +417,13 @@ class EarningRulesSection(Section):
                             context.error(where, _('no tier "%(code)s"') % {"code": tier})
                         number = _decimal(factor, places=2, maximum=Decimal(100))
                         if number is None or number == 0:
-                            context.error(where, _("a multiplier above 0 and at most 100 with at most 2 decimals is required"))
+                            context.error(
+                                where,
+                                _(
+                                    "a multiplier above 0 and at most 100 "
+                                    "with at most 2 decimals is required"
+                                ),
+                            )
             _int_field(context, place, item, "daily_cap", low=1, high=10**9)
             _int_field(context, place, item, "points_valid_months", low=1, high=120)
             _int_field(context, place, item, "points_pending_days", low=0, high=365)
@@ -411,7 +455,9 @@ class EarningRulesSection(Section):
     def _snapshot(self, rule: EarningRule) -> dict:
         data = {field: getattr(rule, field) for field in self.FIELDS}
         data["tier_multipliers"] = {
-            str(tier): str(_decimal(factor).normalize()) if _decimal(factor) is not None else str(factor)
+            str(tier): str(_decimal(factor).normalize())
+            if _decimal(factor) is not None
+            else str(factor)
             for tier, factor in (rule.tier_multipliers or {}).items()
         }
         return data
@@ -425,7 +471,10 @@ class EarningRulesSection(Section):
 
     def apply(self, value: Any, context: Context) -> None:
         codes = [item["code"] for item in value]
-        existing = {rule.code: rule for rule in EarningRule.objects.select_for_update().filter(code__in=codes)}
+        existing = {
+            rule.code: rule
+            for rule in EarningRule.objects.select_for_update().filter(code__in=codes)
+        }
         for item in value:
             wanted = self._normal(item)
             rule = existing.get(item["code"])

@@ -17,7 +17,7 @@ __all__ = [
     "members_reencrypt",
     "qualifying_growth",
 ]
-from .segments import (  # noqa: E402
+from .segments import (
     segment_conditions_errors,
     segment_conditions_queryset,
     segment_conditions_validate,

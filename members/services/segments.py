@@ -148,15 +148,15 @@ def _validate_purchases(errors: _Errors, value: Any) -> None:
             errors.add(f"purchases.{key}", _("Give a whole number, 0 or more."))
     for key in ("amount_min", "amount_max"):
         if key in value and _amount(value[key]) is None:
-            errors.add(
-                f"purchases.{key}", _('Give an amount in yuan, 0 or more, e.g. "100.00".')
-            )
+            errors.add(f"purchases.{key}", _('Give an amount in yuan, 0 or more, e.g. "100.00".'))
     if not any(key in value for key in ("count_min", "count_max", "amount_min", "amount_max")):
-        errors.add("purchases", _("Give at least one of count_min, count_max, amount_min, amount_max."))
+        errors.add(
+            "purchases", _("Give at least one of count_min, count_max, amount_min, amount_max.")
+        )
     _check_range(errors, value, "count_min", "count_max", prefix="purchases.")
-    if _amount(value.get("amount_min")) is not None and _amount(value.get("amount_max")) is not None:
-        if _amount(value["amount_min"]) > _amount(value["amount_max"]):
-            errors.add("purchases.amount_max", _("The maximum is below the minimum."))
+    low, high = _amount(value.get("amount_min")), _amount(value.get("amount_max"))
+    if low is not None and high is not None and low > high:
+        errors.add("purchases.amount_max", _("The maximum is below the minimum."))
 
 
 def _check_range(errors: _Errors, value: dict, low: str, high: str, *, prefix: str = "") -> None:
@@ -359,8 +359,9 @@ def segment_tag_members(*, segment: Segment, actor: Actor, now: dt.datetime | No
     select_sql, params = members.query.sql_with_params()
     through = Member.tags.through._meta.db_table
     qn = connection.ops.quote_name
+    # Quoted names and the ORM's own SQL; every value is a parameter.
     sql = (
-        f"INSERT INTO {qn(through)} ({qn('member_id')}, {qn('tag_id')}) "
+        f"INSERT INTO {qn(through)} ({qn('member_id')}, {qn('tag_id')}) "  # noqa: S608
         f"SELECT matched.id, %s FROM {qn(Member._meta.db_table)} AS matched "
         f"WHERE matched.id IN ({select_sql}) "
         f"ON CONFLICT ({qn('member_id')}, {qn('tag_id')}) DO NOTHING"

@@ -136,7 +136,9 @@ def sections() -> list[Section]:
         for path in getattr(config, "program_sections", ()):
             section = import_string(path)()
             if not section.name or section.name in names:
-                raise ImproperlyConfigured(f"{config.label}: program section {path!r} has no name or a taken one")
+                raise ImproperlyConfigured(
+                    f"{config.label}: program section {path!r} has no name or a taken one"
+                )
             names.add(section.name)
             found.append(section)
     return found
@@ -154,10 +156,14 @@ def _parse(text: str) -> Any:
             else _("file")
         )
         problem = getattr(error, "problem", None) or str(error)
-        raise ProgramInvalid([(where, _("not valid YAML or JSON: %(problem)s") % {"problem": problem})]) from None
+        raise ProgramInvalid(
+            [(where, _("not valid YAML or JSON: %(problem)s") % {"problem": problem})]
+        ) from None
 
 
-def program_validate(document: Any, *, actor: Actor | None = None) -> tuple[Context, list[tuple[Section, Any]]]:
+def program_validate(
+    document: Any, *, actor: Actor | None = None
+) -> tuple[Context, list[tuple[Section, Any]]]:
     """Validate a parsed file as a whole; raises ProgramInvalid with every problem."""
     if document is None:
         document = {}
@@ -170,9 +176,12 @@ def program_validate(document: Any, *, actor: Actor | None = None) -> tuple[Cont
         if key not in known:
             context.error(
                 str(key),
-                _("unknown section (known: %(names)s)") % {"names": ", ".join(s.name for s in registered)},
+                _("unknown section (known: %(names)s)")
+                % {"names": ", ".join(s.name for s in registered)},
             )
-    present = [(section, document[section.name]) for section in registered if section.name in document]
+    present = [
+        (section, document[section.name]) for section in registered if section.name in document
+    ]
     for section, value in present:
         section.validate(value, context)
     if context.problems:
@@ -180,9 +189,7 @@ def program_validate(document: Any, *, actor: Actor | None = None) -> tuple[Cont
     return context, present
 
 
-def program_apply(
-    source: str | dict, *, actor: Actor, dry_run: bool = False
-) -> Report:
+def program_apply(source: str | dict, *, actor: Actor, dry_run: bool = False) -> Report:
     """Apply a program file (text, or an already parsed mapping): validate it all, then
     — unless `dry_run` or nothing would change — write every section in one transaction,
     in layer order. Objects the file does not name are left alone."""

@@ -48,13 +48,37 @@ def _codes(conditions) -> set[str]:
 @pytest.fixture
 def people():
     gold, silver = TierFactory(code="gold", rank=30), TierFactory(code="silver", rank=20)
-    vip, coffee, blocked = TagFactory(code="vip"), TagFactory(code="coffee"), TagFactory(code="blocked")
-    a = MemberFactory(external_id="A", tier=gold, lifecycle_stage="loyal", points=500,
-                      region="310000", birthday=dt.date(1990, 3, 5), last_event_at=NOW - dt.timedelta(days=2))
-    b = MemberFactory(external_id="B", tier=silver, lifecycle_stage="dormant", points=50,
-                      region="110000", birthday=dt.date(1985, 7, 1), last_event_at=NOW - dt.timedelta(days=60))
-    c = MemberFactory(external_id="C", tier=gold, lifecycle_stage="loyal", points=5000,
-                      region="310000", last_event_at=None)
+    vip, coffee, blocked = (
+        TagFactory(code="vip"),
+        TagFactory(code="coffee"),
+        TagFactory(code="blocked"),
+    )
+    a = MemberFactory(
+        external_id="A",
+        tier=gold,
+        lifecycle_stage="loyal",
+        points=500,
+        region="310000",
+        birthday=dt.date(1990, 3, 5),
+        last_event_at=NOW - dt.timedelta(days=2),
+    )
+    b = MemberFactory(
+        external_id="B",
+        tier=silver,
+        lifecycle_stage="dormant",
+        points=50,
+        region="110000",
+        birthday=dt.date(1985, 7, 1),
+        last_event_at=NOW - dt.timedelta(days=60),
+    )
+    c = MemberFactory(
+        external_id="C",
+        tier=gold,
+        lifecycle_stage="loyal",
+        points=5000,
+        region="310000",
+        last_event_at=None,
+    )
     a.tags.set([vip, coffee])
     b.tags.set([vip])
     c.tags.set([blocked])
@@ -185,8 +209,9 @@ def test_tagging_is_set_based_idempotent_and_keeps_leavers_tagged(people):
     with CaptureQueriesContext(connection) as queries:
         assert segment_tag_members(segment=segment, actor=ACTOR) == 2
     assert sum("INSERT INTO" in q["sql"] and "member_tags" in q["sql"] for q in queries) == 1
-    assert not any(q["sql"].startswith("SELECT") and "members_member\".\"id\" = " in q["sql"]
-                   for q in queries)
+    assert not any(
+        q["sql"].startswith("SELECT") and 'members_member"."id" = ' in q["sql"] for q in queries
+    )
     assert set(regular.members.values_list("external_id", flat=True)) == {"A", "B", "C"}
 
     assert segment_tag_members(segment=segment, actor=ACTOR) == 0  # idempotent
@@ -207,11 +232,13 @@ def test_tagging_a_segment_without_a_tag_is_refused_in_plain_words(people):
 
 def test_the_nightly_run_tags_only_scheduled_segments(people):
     night, manual = TagFactory(code="night"), TagFactory(code="manual")
-    Segment.objects.create(code="n", name="n", conditions={"stages": ["loyal"]}, tag=night,
-                           tag_on_schedule=True)
+    Segment.objects.create(
+        code="n", name="n", conditions={"stages": ["loyal"]}, tag=night, tag_on_schedule=True
+    )
     Segment.objects.create(code="m", name="m", conditions={}, tag=manual)
-    Segment.objects.create(code="broken", name="b", conditions={"tiers": ["gone"]}, tag=night,
-                           tag_on_schedule=True)
+    Segment.objects.create(
+        code="broken", name="b", conditions={"tiers": ["gone"]}, tag=night, tag_on_schedule=True
+    )
     assert segments_tag_scheduled() == {"n": 2}
     assert set(night.members.values_list("external_id", flat=True)) == {"A", "C"}
     assert not manual.members.exists()

@@ -2,6 +2,7 @@
 program as one YAML/JSON file (PROGRAM.md). The work is riskcontrol.programfile's; the
 sections come from the apps."""
 
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -12,6 +13,7 @@ from riskcontrol.programfile import ProgramInvalid, program_apply, program_dump,
 
 class Command(BaseCommand):
     help = "Apply a program file (YAML or JSON; --dry-run shows the changes) or export one."
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser) -> None:
         commands = parser.add_subparsers(dest="action", required=True)
@@ -28,7 +30,11 @@ class Command(BaseCommand):
             return
         path = options["file"]
         try:
-            text = self.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+            text = (
+                options.get("stdin", sys.stdin).read()
+                if path == "-"
+                else Path(path).read_text(encoding="utf-8")
+            )
         except (OSError, UnicodeDecodeError) as error:
             raise CommandError(f"Cannot read {path}: {error}") from None
         try:
@@ -44,8 +50,7 @@ class Command(BaseCommand):
             return
         prefix = "Would " if report.dry_run else ""
         for change in report.changes:
-            line = change.describe()
-            self.stdout.write(f"{prefix}{line}" if not prefix else f"{prefix}{line}")
+            self.stdout.write(f"{prefix}{change.describe()}")
         if report.dry_run:
             self.stdout.write(f"Dry run: {len(report.changes)} change(s), nothing written.")
         else:
