@@ -12,6 +12,7 @@ from riskcontrol.core.errors import ValidationFailed
 from . import pii, selectors
 from .models import Member, Tag, Tier
 from .program import tag_create, tag_delete, tag_update, tier_create, tier_delete, tier_update
+from .regions import validate_province_code
 from .resources import MemberResource
 from .services import UNSET, member_delete, member_upsert
 
@@ -90,10 +91,13 @@ class MemberForm(forms.ModelForm):
             "tier",
             "tags",
             "lifecycle_stage",
+            "region",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "region" in self.fields:
+            self.fields["region"].validators.append(validate_province_code)
         if self.instance.pk:
             self.fields["external_id"].disabled = True
             for field, masked in (
@@ -116,6 +120,7 @@ class MemberForm(forms.ModelForm):
             "tier": data["tier"].code if data["tier"] else None,
             "tags": [tag.code for tag in data["tags"]],
             "lifecycle_stage": data["lifecycle_stage"],
+            "region": data.get("region", ""),
         }
         for field in ("phone", "email"):
             if data[f"clear_{field}"]:
@@ -159,13 +164,26 @@ class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
         "points",
         "created_at",
     ]
-    list_filter = ["tier", "lifecycle_stage", "tags"]
+    list_filter = ["tier", "lifecycle_stage", "tags", "region"]
     search_fields = ["external_id", "name"]
     search_help_text = _("External id, name, or an exact phone number or e-mail address.")
     list_select_related = ["tier"]
     readonly_fields = ["points", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["external_id", "name", "tier", "tags", "lifecycle_stage", "birthday"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "external_id",
+                    "name",
+                    "tier",
+                    "tags",
+                    "lifecycle_stage",
+                    "birthday",
+                    "region",
+                ]
+            },
+        ),
         (_("Contact (encrypted)"), {"fields": ["phone", "clear_phone", "email", "clear_email"]}),
         (_("Ledger"), {"fields": ["points", "created_at", "updated_at"]}),
     ]

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -49,6 +48,7 @@ from riskcontrol.core.audit import audit_record
 from riskcontrol.core.errors import DomainError, ValidationFailed
 
 from ..models import Member, MemberEvent, Segment, Tag, Tier
+from ..regions import is_province_code
 
 CONDITION_KEYS = (
     "tiers",
@@ -66,18 +66,12 @@ CONDITION_KEYS = (
 )
 PURCHASE_KEYS = ("days", "count_min", "count_max", "amount_min", "amount_max")
 MAX_DAYS = 3660
-REGION_PATTERN = re.compile(r"^[1-9][0-9]0000$")
 logger = logging.getLogger(__name__)
 
 
 class SegmentHasNoTag(DomainError):
     code = "segment_has_no_tag"
     status = 409
-
-
-def is_province_code(value: Any) -> bool:
-    """A 6-digit GB/T 2260 province-level code (ends in 0000, e.g. 310000)."""
-    return isinstance(value, str) and REGION_PATTERN.match(value) is not None
 
 
 # --- validation -------------------------------------------------------------------------
