@@ -219,3 +219,7 @@ class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
         # Tags were set by member_upsert; only inline formsets are left to save.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+
+# The segment console lives in its own module; importing it registers it.
+from . import segments_admin  # noqa: E402, F401

@@ -24,6 +24,7 @@ from .segments import (
     segment_count,
     segment_members,
     segment_sample,
+    segment_save,
     segment_tag_members,
     segments_tag_scheduled,
 )
@@ -35,6 +36,7 @@ __all__ += [
     "segment_count",
     "segment_members",
     "segment_sample",
+    "segment_save",
     "segment_tag_members",
     "segments_tag_scheduled",
 ]

@@ -44,7 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from riskcontrol.core.actors import Actor
-from riskcontrol.core.audit import audit_record
+from riskcontrol.core.audit import audit_changes, audit_record
 from riskcontrol.core.errors import DomainError, ValidationFailed
 
 from ..models import Member, MemberEvent, Segment, Tag, Tier
@@ -335,6 +335,36 @@ def segment_sample(segment: Segment, *, size: int = 20) -> list[Member]:
     return list(
         segment_members(segment).select_related("tier").order_by("-created_at", "-id")[:size]
     )
+
+
+# --- writes -----------------------------------------------------------------------------
+
+_SEGMENT_FIELDS = ("code", "name", "conditions", "tag", "tag_on_schedule")
+
+
+@transaction.atomic
+def segment_save(*, segment: Segment, actor: Actor) -> Segment:
+    """Create or change a segment (the console's form): conditions are validated first
+    (ValidationFailed with every problem, keyed `conditions.<name>`). Audited."""
+    errors = segment_conditions_errors(segment.conditions)
+    if errors:
+        raise ValidationFailed({f"conditions.{key}": value for key, value in errors.items()})
+    before = {}
+    if segment.pk:
+        stored = Segment.objects.select_for_update().get(pk=segment.pk)
+        before = {field: getattr(stored, field) for field in _SEGMENT_FIELDS}
+    segment.save()
+    after = {field: getattr(segment, field) for field in _SEGMENT_FIELDS}
+    changes = audit_changes(before, after)
+    if changes or not before:
+        audit_record(
+            subject=segment,
+            action="update" if before else "create",
+            actor=actor,
+            changes=changes,
+            label=segment.code,
+        )
+    return segment
 
 
 # --- tagging ----------------------------------------------------------------------------
