@@ -205,3 +205,31 @@ def test_tiers_the_file_does_not_name_are_left_alone_and_ranks_may_swap(tmp_path
     assert raised.value.problems == [
         ("tiers[1].rank", 'rank 40 is already held by tier "black_gold"'),
     ]
+
+
+def test_seed_demo_applies_the_demo_program_and_keeps_older_demo_tiers_members(tmp_path):
+    from members.demo import PROGRAM_FILE
+    from members.models import Member
+
+    legacy = TierFactory(code="standard", name="普通会员", rank=10)
+    TierFactory(code="black", name="黑金", rank=40)
+    Member.objects.create(external_id="OLD", tier=legacy)
+
+    call_command("seed_demo", force=True, stdout=io.StringIO())
+
+    tiers = list(Tier.objects.order_by("rank").values_list("code", "name", "threshold"))
+    assert tiers == [
+        ("normal", "普通会员", 0),
+        ("silver", "银卡会员", 1000),
+        ("gold", "金卡会员", 5000),
+        ("black_gold", "黑金会员", 20000),
+    ]
+    assert Member.objects.get(external_id="OLD").tier.code == "normal"
+    assert Member.objects.get(external_id="M0001").tier.code == "gold"
+    purchase = EarningRule.objects.get(code="purchase")
+    assert (purchase.points_per_yuan, purchase.growth_per_yuan) == (1, 1)
+    assert purchase.points_pending_days == 0
+    checkin = EarningRule.objects.get(code="checkin")
+    assert (checkin.event, checkin.points, checkin.growth) == ("check_in", 5, None)
+    out, _err = _run("apply", str(PROGRAM_FILE))
+    assert out.strip() == "No changes."
