@@ -242,3 +242,18 @@ def test_the_nightly_run_tags_only_scheduled_segments(people):
     assert segments_tag_scheduled() == {"n": 2}
     assert set(night.members.values_list("external_id", flat=True)) == {"A", "C"}
     assert not manual.members.exists()
+
+
+def test_the_nightly_task_is_on_the_beat_schedule_and_runs_the_service(people, settings):
+    from members.tasks import segments_tag_scheduled as task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["segments-tag-scheduled"]
+    assert entry["task"] == task.name == "members.tasks.segments_tag_scheduled"
+    vip = TagFactory(code="night-vip")
+    Segment.objects.create(
+        code="n", name="n", conditions={"tiers": ["gold"]}, tag=vip, tag_on_schedule=True
+    )
+
+    task.apply()
+
+    assert set(vip.members.values_list("external_id", flat=True)) == {"A", "C"}
