@@ -145,7 +145,8 @@ def _validate_purchases(errors: _Errors, value: Any) -> None:
             errors.add(f"purchases.{key}", _('Give an amount in yuan, 0 or more, e.g. "100.00".'))
     if not any(key in value for key in ("count_min", "count_max", "amount_min", "amount_max")):
         errors.add(
-            "purchases", _("Give at least one of count_min, count_max, amount_min, amount_max.")
+            "purchases",
+            _("Give a purchase count or an amount spent (at least or at most) for these days."),
         )
     _check_range(errors, value, "count_min", "count_max", prefix="purchases.")
     low, high = _amount(value.get("amount_min")), _amount(value.get("amount_max"))

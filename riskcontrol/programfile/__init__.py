@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
@@ -195,6 +195,7 @@ def program_apply(source: str | dict, *, actor: Actor, dry_run: bool = False) ->
     in layer order. Objects the file does not name are left alone."""
     document = _parse(source) if isinstance(source, str) else source
     with transaction.atomic():
+        _serialise_applies()
         context, present = program_validate(document, actor=actor)
         changes = [change for section, value in present for change in section.plan(value, context)]
         if dry_run or not changes:
@@ -202,6 +203,18 @@ def program_apply(source: str | dict, *, actor: Actor, dry_run: bool = False) ->
         for section, value in present:
             section.apply(value, context)
     return Report(changes=changes, applied=True, dry_run=False)
+
+
+PROGRAM_LOCK = 0x7175616E_7969  # an arbitrary application-wide advisory lock key
+
+
+def _serialise_applies() -> None:
+    """One apply at a time (PostgreSQL): a second one waits, then validates and diffs
+    against what the first wrote, so two racing applies of one file create nothing twice.
+    SQLite serialises writers already (IMMEDIATE transactions)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PROGRAM_LOCK])
 
 
 def program_export() -> dict[str, Any]:

@@ -161,3 +161,15 @@ def test_the_segment_pages_are_in_chinese(operator):
     page = response.content.decode()
     for text in ("人群", "当前会员数", "样本（20）", "购买次数至少", "省份代码"):
         assert text in page, text
+
+
+def test_a_purchase_window_without_a_count_or_amount_says_what_is_missing(operator):
+    response = operator.post(ADD, _form(purchases_days="30"))
+
+    assert response.context["adminform"].form.errors["purchases_days"] == [
+        "Give a purchase count or an amount spent (at least or at most) for these days."
+    ]
+    zh = operator.post(ADD, _form(purchases_days="30"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert zh.context["adminform"].form.errors["purchases_days"] == [
+        "请为这些天数填写购买次数或消费金额（至少或至多）。"
+    ]
