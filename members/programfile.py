@@ -161,7 +161,7 @@ class TierPolicySection(Section):
 
     def plan(self, value: Any, context: Context) -> list[Change]:
         current = self._current() or dict(self.DEFAULTS)  # the defaults hold until saved
-        return _diff(self.name, "-", current, self._wanted(value))
+        return _diff(self.name, "", current, self._wanted(value))
 
     def apply(self, value: Any, context: Context) -> None:
         wanted = self._wanted(value)

@@ -42,17 +42,16 @@ class Change:
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     def describe(self) -> str:
+        """ "create tiers gold", "change tiers gold (threshold: 4000 → 5000)"; a section
+        that is one object (tier_policy) has no code."""
+        target = f"{self.section} {self.code}".strip()
         if self.action == "create":
-            return _("create %(section)s %(code)s") % {"section": self.section, "code": self.code}
+            return _("create %(target)s") % {"target": target}
         details = ", ".join(
             f"{name}: {_show(before)} → {_show(after)}"
             for name, (before, after) in self.fields.items()
         )
-        return _("change %(section)s %(code)s (%(details)s)") % {
-            "section": self.section,
-            "code": self.code,
-            "details": details,
-        }
+        return _("change %(target)s (%(details)s)") % {"target": target, "details": details}
 
 
 def _show(value: Any) -> str:

@@ -233,3 +233,12 @@ def test_seed_demo_applies_the_demo_program_and_keeps_older_demo_tiers_members(t
     assert (checkin.event, checkin.points, checkin.growth) == ("check_in", 5, None)
     out, _err = _run("apply", str(PROGRAM_FILE))
     assert out.strip() == "No changes."
+
+
+def test_a_policy_change_is_listed_without_a_code(tmp_path):
+    _run("apply", _write(tmp_path, PROGRAM))
+    out, _err = _run("apply", "-", "--dry-run", stdin="tier_policy: {hold_months: 6}\n")
+    assert out.splitlines() == [
+        "Would change tier_policy (hold_months: 12 → 6)",
+        "Dry run: 1 change(s), nothing written.",
+    ]
