@@ -277,13 +277,16 @@ def _purchase_filter(purchases: dict, now: dt.datetime) -> Q:
             .values("member_id")
             .annotate(net=Sum(signed, default=Value(Decimal("0"))))
         )
-        if amount_min:
+        if amount_min:  # above 0: members with no purchase (net 0) are out, so an IN
             having = per_member.filter(net__gte=amount_min)
             if amount_max is not None:
                 having = having.filter(net__lte=amount_max)
             query &= Q(pk__in=having.values("member_id"))
-        else:
-            query &= ~Q(pk__in=per_member.filter(net__gt=amount_max).values("member_id"))
+        else:  # members with no purchase (net 0) are in: exclude those outside the range
+            if amount_min is not None:  # 0: refunds above purchases make the net negative
+                query &= ~Q(pk__in=per_member.filter(net__lt=0).values("member_id"))
+            if amount_max is not None:
+                query &= ~Q(pk__in=per_member.filter(net__gt=amount_max).values("member_id"))
     return query
 
 
