@@ -32,6 +32,7 @@ from .program import (
     tier_threshold_errors,
     tier_update,
 )
+from .regions import validate_province_code
 from .resources import MemberResource
 from .services import UNSET, member_delete, member_upsert
 from .timeline import member_timeline
@@ -186,10 +187,13 @@ class MemberForm(forms.ModelForm):
             "tier",
             "tags",
             "lifecycle_stage",
+            "region",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "region" in self.fields:
+            self.fields["region"].validators.append(validate_province_code)
         if self.instance.pk and "external_id" in self.fields:  # not for view-only users
             self.fields["external_id"].disabled = True
             # Tiers change by growth, or by hand with a reason and an end date.
@@ -219,6 +223,7 @@ class MemberForm(forms.ModelForm):
             "tier": data["tier"].code if data["tier"] else None,
             "tags": [tag.code for tag in data["tags"]],
             "lifecycle_stage": data["lifecycle_stage"],
+            "region": data.get("region", ""),
         }
         for field in ("phone", "email"):
             if data[f"clear_{field}"]:
@@ -263,13 +268,26 @@ class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
         "points",
         "created_at",
     ]
-    list_filter = ["tier", "lifecycle_stage", "tags"]
+    list_filter = ["tier", "lifecycle_stage", "tags", "region"]
     search_fields = ["external_id", "name"]
     search_help_text = _("External id, name, or an exact phone number or e-mail address.")
     list_select_related = ["tier"]
     readonly_fields = ["points", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["external_id", "name", "tier", "tags", "lifecycle_stage", "birthday"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "external_id",
+                    "name",
+                    "tier",
+                    "tags",
+                    "lifecycle_stage",
+                    "birthday",
+                    "region",
+                ]
+            },
+        ),
         (_("Contact (encrypted)"), {"fields": ["phone", "clear_phone", "email", "clear_email"]}),
         (_("Ledger"), {"fields": ["points", "created_at", "updated_at"]}),
     ]
@@ -321,3 +339,7 @@ class MemberAdmin(ServiceDeleteMixin, ImportExportMixin, admin.ModelAdmin):
         # Tags were set by member_upsert; only inline formsets are left to save.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+
+# The segment console lives in its own module; importing it registers it.
+from . import segments_admin  # noqa: E402, F401

@@ -12,6 +12,7 @@ from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
 
 from . import selectors
 from .models import Member
+from .regions import validate_province_code
 from .services import member_upsert
 
 EXTERNAL_ID = OpenApiParameter(
@@ -43,6 +44,15 @@ class MemberUpsertInput(serializers.Serializer):
         max_length=100,
         help_text="Tag codes; replaces the member's tags. Unknown codes are created.",
     )
+    region = serializers.CharField(
+        max_length=6,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        validators=[validate_province_code],
+        help_text="Province code (GB/T 2260, 6 digits ending in 0000, e.g. 310000); "
+        "null or empty clears it.",
+    )
 
 
 class MemberOutput(serializers.Serializer):
@@ -55,6 +65,7 @@ class MemberOutput(serializers.Serializer):
     points = serializers.IntegerField()
     tags = serializers.SerializerMethodField()
     lifecycle_stage = serializers.ChoiceField(choices=Member.LifecycleStage.choices)
+    region = serializers.CharField(help_text="Province code, or empty.")
     created_at = serializers.DateTimeField()
 
     def get_phone(self, member: Member) -> str | None:

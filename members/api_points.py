@@ -3,19 +3,21 @@ version). Views validate, call one service, render."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from riskcontrol.core.errors import NotFound, ValidationFailed
 from riskcontrol.core.text import json_text_problem, validate_identifier
 from riskcontrol.http.pagination import PagePagination
 from riskcontrol.http.partner_api import PartnerApi
-from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, problem_responses
+from riskcontrol.http.schema import IDEMPOTENCY_PARAMETER, ProblemCode, problem_responses
 
 from . import selectors, selectors_points
+from .api import EXTERNAL_ID
 from .models import PointsEntry
-from .services import member_event_record, points_spend
+from .services import InsufficientPoints, member_event_record, points_spend
 
 
 def _clean_json(value: dict) -> dict:
@@ -121,15 +123,16 @@ class MemberEventCreateApi(PartnerApi):
             "Applies the earning rules in the same transaction; `effects` says what they "
             "gave. Idempotent by `event_id` per client even without `Idempotency-Key`: a "
             "repeat answers 200 with the first event. 404 for an unknown member; 400 "
-            "`validation_error` for an unknown kind or a bad payload."
+            "`validation_error` for an unknown kind or a bad payload.\n\n"
+            "Scope: `members:events`."
         ),
         tags=["members"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[EXTERNAL_ID, IDEMPOTENCY_PARAMETER],
         request=EventInput,
         responses={
             201: EventOutput,
             200: EventOutput,
-            **problem_responses(400, 404, 415, 422),
+            **problem_responses(NotFound, idempotent=True),
         },
     )
     def post(self, request: Request, external_id: str) -> Response:
@@ -154,8 +157,24 @@ class MemberPointsApi(PartnerApi):
     @extend_schema(
         operation_id="members_points_retrieve",
         summary="A member's points: balance, expiring points and the ledger",
+        description=(
+            "The balance (pending points included), what can be spent now, what is still "
+            "pending (the refund window of purchase points), the points expiring next by "
+            "date, and one page of the ledger, newest first. 404 for an unknown member; 400 "
+            "`validation_error` for a bad page number.\n\nScope: `points:read`."
+        ),
+        parameters=[
+            EXTERNAL_ID,
+            OpenApiParameter("page", int, required=False, description="The page, from 1."),
+            OpenApiParameter(
+                "page_size", int, required=False, description="Entries per page (up to 200)."
+            ),
+        ],
         tags=["members"],
-        responses={200: PointsOutput, **problem_responses(400, 404)},
+        responses={
+            200: PointsOutput,
+            **problem_responses(NotFound, ProblemCode.of(ValidationFailed, "a bad page number")),
+        },
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = selectors.member_get(external_id=external_id)
@@ -179,15 +198,15 @@ class MemberPointsSpendApi(PartnerApi):
             "Takes the oldest spendable points first. 409 `insufficient_points` when the "
             "member has fewer spendable points (pending ones do not count). A `ref` names "
             "one spend: the same `ref` again answers 200 with the first spend and spends "
-            "nothing."
+            "nothing.\n\nScope: `points:write`."
         ),
         tags=["members"],
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[EXTERNAL_ID, IDEMPOTENCY_PARAMETER],
         request=SpendInput,
         responses={
             201: PointsEntryOutput,
             200: PointsEntryOutput,
-            **problem_responses(400, 404, 409, 415, 422),
+            **problem_responses(NotFound, InsufficientPoints, idempotent=True),
         },
     )
     def post(self, request: Request, external_id: str) -> Response:

@@ -18,6 +18,12 @@ class MembersConfig(AppConfig):
         "points:read": _("Read members' points and points ledger"),
         "points:write": _("Spend members' points"),
     }
+    # Sections of the program file (riskcontrol.programfile), applied in this order.
+    program_sections = (
+        "members.programfile.TierPolicySection",
+        "members.programfile.TiersSection",
+        "members.programfile.EarningRulesSection",
+    )
     reencryption = (
         ReencryptionStep(
             label="member contacts",

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
-from .models import EarningRule, GrowthEntry, MemberEvent, PointsEntry, TierChange, TierPolicy
+from .models import EarningRule, GrowthEntry, MemberEvent, TierChange, TierPolicy
 from .program import (
     earning_rule_clean,
     earning_rule_create,
@@ -268,22 +268,7 @@ class MemberEventAdmin(ReadOnlyLedgerAdmin):
     list_select_related = ["member", "partner_client"]
 
 
-@admin.register(PointsEntry)
-class PointsEntryAdmin(ReadOnlyLedgerAdmin):
-    list_display = [
-        "created_at",
-        "member",
-        "kind",
-        "amount",
-        "balance_after",
-        "remaining",
-        "activates_at",
-        "expires_at",
-        "reason",
-        "actor_label",
-    ]
-    list_filter = ["kind", "created_at", "expires_at"]
-    list_select_related = ["member"]
+# PointsEntry's console page (the ledger, with the adjust form) is members/admin_points.py.
 
 
 @admin.register(GrowthEntry)

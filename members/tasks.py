@@ -30,3 +30,11 @@ def points_expire_task() -> None:
     from .services import points_expire
 
     points_expire()
+
+
+@shared_task(name="members.tasks.segments_tag_scheduled", ignore_result=True)
+def segments_tag_scheduled() -> None:
+    """Nightly (beat): tag the members of every segment marked "tag every night"."""
+    from .services import segments_tag_scheduled as run
+
+    run()

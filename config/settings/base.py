@@ -331,6 +331,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.points_expire_task",
         "schedule": 3600.0,
     },
+    "segments-tag-scheduled": {  # nightly, platform time
+        "task": "members.tasks.segments_tag_scheduled",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 # A long job (generation, card-stock import) whose progress has not moved for this long
 # lost its worker: the sweeper above enqueues it again (vouchers/sweeper.py).

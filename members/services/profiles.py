@@ -19,6 +19,7 @@ from riskcontrol.crypto import codec
 
 from .. import pii
 from ..models import Member, Tag, Tier
+from ..regions import REGION_MESSAGE, is_province_code
 from .tiers import member_tier_record_partner
 
 
@@ -55,12 +56,14 @@ def member_upsert(
     tier: str | None = UNSET,
     tags: list[str] | None = UNSET,
     lifecycle_stage: str = UNSET,
+    region: str | None = UNSET,
     actor: Actor | None = None,
 ) -> tuple[Member, bool]:
     """Create or update the member with `external_id` (as docs/partner-api.md says: an argument left
     out keeps the stored value, `None` clears it; `tier` is a tier code, `tags` a list of
     tag codes that replaces the member's tags, unknown tag codes are created;
-    `lifecycle_stage` one of `Member.LifecycleStage`).
+    `lifecycle_stage` one of `Member.LifecycleStage`; `region` a province code such as
+    310000, or None/"" for none).
 
     Locks the member row (or, for a new member, relies on the unique external_id: a racing
     second create falls back to locking the winner's row). Returns (member, created).
@@ -104,6 +107,8 @@ def member_upsert(
         errors["lifecycle_stage"] = [
             _("Unknown lifecycle stage: %(stage)s") % {"stage": lifecycle_stage}
         ]
+    if region not in (UNSET, None, "") and not is_province_code(region):
+        errors["region"] = [str(REGION_MESSAGE)]
     if errors:
         raise ValidationFailed(errors)
 
@@ -122,6 +127,8 @@ def member_upsert(
         )
     if lifecycle_stage is not UNSET:
         member.lifecycle_stage = lifecycle_stage
+    if region is not UNSET:
+        member.region = region or ""
     if phone is not UNSET or email is not UNSET:
         # Both contacts are sealed together under the newest key, so `pii_key_id` says
         # which key every sealed value of this member needs (key rotation relies on it).
@@ -167,6 +174,7 @@ def _audit_snapshot(member: Member) -> dict[str, Any]:
         "tier": member.tier.code if member.tier_id else None,
         "tags": sorted(member.tags.values_list("code", flat=True)),
         "lifecycle_stage": member.lifecycle_stage,
+        "region": member.region,
     }
 
 

@@ -60,7 +60,7 @@ def test_filters_by_tier_tag_and_stage(operator):
     response = operator.get("/admin/members/member/", {"tags__id__exact": vip.pk})
 
     filters = {spec.title for spec in response.context["cl"].filter_specs}
-    assert filters == {"tier", "lifecycle stage", "tags"}
+    assert filters == {"tier", "lifecycle stage", "tags", "region"}
     assert [m.external_id for m in response.context["cl"].result_list] == ["M1"]
 
 

@@ -34,6 +34,7 @@ def test_post_creates_201_then_updates_200(partner_api):
         "points": 0,
         "tags": ["new", "vip"],
         "lifecycle_stage": "new",
+        "region": "",
         "created_at": created.json()["created_at"],
     }
     assert created.json()["created_at"].endswith("+08:00")

@@ -1,7 +1,8 @@
 """Demo data for a first run. Each app owns its demo data (`<app>/demo.py`); this
-command runs them in layer order (riskcontrol, members, vouchers, redemption; the
-partner key last) and lives in `config`, the one package allowed to import every app.
-Analytics only reads, so it seeds nothing."""
+command runs them in layer order (riskcontrol, the demo member program
+(`members/demo_program.yaml`, through the program file's apply), members, vouchers,
+redemption; the partner key last) and lives in `config`, the one package allowed to
+import every app. Analytics only reads, so it seeds nothing."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -9,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from members import demo as members_demo
 from redemption import demo as redemption_demo
 from riskcontrol import demo as riskcontrol_demo
+from riskcontrol.core.actors import Actor
+from riskcontrol.programfile import program_apply
 from vouchers import demo as vouchers_demo
 
 
@@ -24,6 +27,11 @@ class Command(BaseCommand):
         if not settings.DEBUG and not force:
             raise CommandError("Refusing to seed demo users with DEBUG off; pass --force.")
         logins = riskcontrol_demo.seed_users()
+        members_demo.retire_legacy_tiers()
+        program_apply(
+            members_demo.PROGRAM_FILE.read_text(encoding="utf-8"),
+            actor=Actor.system("seed_demo"),
+        )
         member_ids = members_demo.seed()
         batch_codes = vouchers_demo.seed()
         store_codes = redemption_demo.seed()
