@@ -99,12 +99,20 @@ TASK_LABELS = {
     "vouchers.tasks.voucher_batch_generate_task": _("Generate a batch's codes"),
     "vouchers.tasks.vouchers_expire_due_task": _("Expire vouchers past their end"),
     "vouchers.tasks.stale_jobs_resume_task": _("Resume stalled jobs"),
+    "members.tasks.tiers_review_task": _("Review member tiers"),
+    "members.tasks.lifecycle_recompute_task": _("Recompute lifecycle stages"),
+    "members.tasks.points_expire_task": _("Expire points past their validity"),
+    "members.tasks.segments_tag_scheduled": _("Tag the members of nightly segments"),
 }
 SCHEDULE_LABELS = {
     "purge-expired-idempotency-keys": TASK_LABELS["riskcontrol.tasks.idempotency_purge_expired"],
     "card-stock-uploads-cleanup": TASK_LABELS["vouchers.tasks.card_stock_uploads_cleanup_task"],
     "expire-vouchers": TASK_LABELS["vouchers.tasks.vouchers_expire_due_task"],
     "resume-stale-jobs": TASK_LABELS["vouchers.tasks.stale_jobs_resume_task"],
+    "members-tiers-review": TASK_LABELS["members.tasks.tiers_review_task"],
+    "members-lifecycle-recompute": TASK_LABELS["members.tasks.lifecycle_recompute_task"],
+    "expire-points": TASK_LABELS["members.tasks.points_expire_task"],
+    "segments-tag-scheduled": TASK_LABELS["members.tasks.segments_tag_scheduled"],
 }
 
 

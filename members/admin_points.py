@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import DomainError, ValidationFailed
 
+from .ledger_display import LedgerDisplayMixin
 from .models import Member, PointsEntry
 from .services import points_adjust
 
@@ -63,7 +64,7 @@ class ExpiresFilter(admin.SimpleListFilter):
 
 
 @admin.register(PointsEntry)
-class PointsEntryAdmin(admin.ModelAdmin):
+class PointsEntryAdmin(LedgerDisplayMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "member",
@@ -76,7 +77,7 @@ class PointsEntryAdmin(admin.ModelAdmin):
         "shortfall",
         "reason",
         "ref",
-        "actor_label",
+        "by",
     ]
     list_filter = ["kind", ExpiresFilter, "created_at", "expires_at"]
     search_fields = ["member__external_id", "ref"]
@@ -84,7 +85,6 @@ class PointsEntryAdmin(admin.ModelAdmin):
     ordering = ["-created_at", "-id"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    readonly_fields = [field.name for field in PointsEntry._meta.fields]
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -10,11 +10,13 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
+from .ledger_display import LedgerDisplayMixin, MemberEventDisplayMixin, event_kind_label
 from .models import EarningRule, GrowthEntry, MemberEvent, TierChange, TierPolicy
 from .program import (
     earning_rule_clean,
@@ -38,10 +40,6 @@ class EarningRuleForm(forms.ModelForm):
     tier_multipliers = forms.JSONField(
         label=_("tier multipliers"),
         required=False,
-        help_text=_(
-            'Points are multiplied for members of these tiers, e.g. {"gold": "1.5"}. '
-            "Use existing tier codes; leave empty for no multipliers."
-        ),
     )
 
     class Meta:
@@ -62,10 +60,6 @@ class EarningRuleForm(forms.ModelForm):
         ]
         help_texts = {
             "code": _("Fixed once created; the program file names the rule by it."),
-            "event": _(
-                "The member event that earns: purchase, check_in, registered, login, "
-                "refund, invite_accepted, cart_abandoned, profile_updated or custom.<name>."
-            ),
             "points": _("Points for each event. Leave empty when points count per yuan."),
             "points_per_yuan": _(
                 "Points for each whole yuan of the amount (rounded down), e.g. 1. "
@@ -90,6 +84,23 @@ class EarningRuleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The kinds by name, each with the code to type (a code is data, not English).
+        kinds = format_html_join(
+            "、",
+            "{}（<code>{}</code>）",
+            ((label, code) for code, label in MemberEvent.Kind.choices),
+        )
+        self.fields["event"].help_text = format_html(
+            "{} {} <code>custom.&lt;name&gt;</code>", _("The member event that earns:"), kinds
+        )
+        self.fields["tier_multipliers"].help_text = format_html(
+            "{} <code>{}</code>",
+            _(
+                "Points are multiplied for members of these tiers (existing tier codes); "
+                "leave empty for no multipliers. For example:"
+            ),
+            '{"gold": "1.5"}',
+        )
         if self.instance.pk:
             self.fields["code"].disabled = True
 
@@ -110,13 +121,27 @@ class EarningRuleForm(forms.ModelForm):
         return cleaned
 
 
+class RuleEventFilter(admin.SimpleListFilter):
+    """Rules by the event kind that earns, kinds by their names."""
+
+    title = _("event kind")
+    parameter_name = "event"
+
+    def lookups(self, request, model_admin):
+        kinds = EarningRule.objects.order_by("event").values_list("event", flat=True).distinct()
+        return [(kind, event_kind_label(kind)) for kind in kinds]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(event=self.value()) if self.value() else queryset
+
+
 @admin.register(EarningRule)
 class EarningRuleAdmin(admin.ModelAdmin):
     form = EarningRuleForm
     list_display = [
         "code",
         "name",
-        "event",
+        "event_label",
         "points",
         "points_per_yuan",
         "growth",
@@ -126,7 +151,12 @@ class EarningRuleAdmin(admin.ModelAdmin):
         "points_pending_days",
         "active",
     ]
-    list_filter = ["active", "event"]
+    list_filter = ["active", RuleEventFilter]
+
+    @admin.display(description=_("event kind"), ordering="event")
+    def event_label(self, obj: EarningRule) -> str:
+        return event_kind_label(obj.event)
+
     search_fields = ["code", "name"]
     fieldsets = [
         (None, {"fields": ["code", "name", "event", "active"]}),
@@ -242,7 +272,7 @@ class EventKindFilter(admin.SimpleListFilter):
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
-        return [*MemberEvent.Kind.choices, ("custom", _("custom.<name>"))]
+        return [*MemberEvent.Kind.choices, ("custom", _("custom events"))]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -254,11 +284,11 @@ class EventKindFilter(admin.SimpleListFilter):
 
 
 @admin.register(MemberEvent)
-class MemberEventAdmin(ReadOnlyLedgerAdmin):
+class MemberEventAdmin(MemberEventDisplayMixin, ReadOnlyLedgerAdmin):
     list_display = [
         "occurred_at",
         "member",
-        "kind",
+        "kind_label",
         "amount",
         "order_ref",
         "event_id",
@@ -272,14 +302,14 @@ class MemberEventAdmin(ReadOnlyLedgerAdmin):
 
 
 @admin.register(GrowthEntry)
-class GrowthEntryAdmin(ReadOnlyLedgerAdmin):
+class GrowthEntryAdmin(LedgerDisplayMixin, ReadOnlyLedgerAdmin):
     list_display = ["occurred_at", "member", "amount", "reason", "event"]
     list_filter = ["occurred_at"]
     list_select_related = ["member", "event"]
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyLedgerAdmin):
-    list_display = ["created_at", "member", "from_tier", "to_tier", "reason", "note", "actor_label"]
+class TierChangeAdmin(LedgerDisplayMixin, ReadOnlyLedgerAdmin):
+    list_display = ["created_at", "member", "from_tier", "to_tier", "reason", "note", "by"]
     list_filter = ["reason", "to_tier", "created_at"]
     list_select_related = ["member", "from_tier", "to_tier"]

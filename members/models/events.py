@@ -63,4 +63,8 @@ class MemberEvent(PartnerActorStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.event_id}"
+        try:
+            kind = self.Kind(self.kind).label
+        except ValueError:
+            kind = self.kind
+        return f"{kind} {self.event_id}"

@@ -118,4 +118,4 @@ class TierChange(ActorStamped):
         indexes = [models.Index(fields=["member", "-created_at"], name="tier_change_member")]
 
     def __str__(self) -> str:
-        return f"{self.from_tier_id} -> {self.to_tier_id}"
+        return f"{self.from_tier or '—'} → {self.to_tier or '—'}"

@@ -147,7 +147,7 @@ class PointsEntry(ActorStamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount:+d}"
+        return f"{self.get_kind_display()} {self.amount:+d}"
 
 
 class PointsDaily(models.Model):
@@ -160,6 +160,8 @@ class PointsDaily(models.Model):
     points = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("points earned in a day")
+        verbose_name_plural = _("points earned per day")
         constraints = [
             models.UniqueConstraint(fields=["member", "rule", "day"], name="points_daily_unique")
         ]

@@ -295,7 +295,7 @@ def _member_program(now) -> None:
     TierFactory(code="normal1", name="普通会员", rank=1, threshold=0)
     TierFactory(code="silver1", name="银卡会员", rank=2, threshold=100)
     rule = EarningRule.objects.create(
-        code="purchase", name="消费积分", event="purchase", points_per_yuan=1, growth_per_yuan=1
+        code="r1", name="消费积分", event="purchase", points_per_yuan=1, growth_per_yuan=1
     )
     TierPolicy.current()
     member = Member.objects.get(external_id="M1")
@@ -325,7 +325,7 @@ def _member_program(now) -> None:
     member.refresh_from_db()
     member_tier_evaluate(member=member, now=now, actor=_ACTOR, event=event)
     Segment.objects.create(
-        code="gold-buyers",
+        code="k1",
         name="高价值客",
         conditions={"tiers": ["silver1"]},
         tag=Tag.objects.get(code="xk1"),
