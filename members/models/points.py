@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -103,6 +104,9 @@ class PointsEntry(ActorStamped):
         related_name="points_entries",
         verbose_name=_("event"),
     )
+    # No index on `rule` or `user`: nothing reads the ledger by them, and deleting a
+    # rule or a user (rare console acts) may scan; every entry and every expired lot
+    # would otherwise pay two more index writes.
     rule = models.ForeignKey(
         EarningRule,
         on_delete=models.SET_NULL,
@@ -110,6 +114,16 @@ class PointsEntry(ActorStamped):
         blank=True,
         related_name="+",
         verbose_name=_("earning rule"),
+        db_index=False,
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+        db_index=False,
     )
     remaining = models.IntegerField(_("remaining"), default=0)
     activates_at = models.DateTimeField(_("spendable from"), null=True, blank=True)

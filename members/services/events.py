@@ -252,9 +252,13 @@ def _apply(
             effects["points_shortfall"] = taken.shortfall
         growth += _growth_take_back(member=member, purchase=purchase, refund=event, now=now)
     tier_after = tier_before
-    if growth:
+    if growth > 0:  # tiers move up with growth; a refund's loss waits for the review
         tier_before, tier_after = member_tier_evaluate(
-            member=member, now=now, actor=actor, event=event
+            member=member,
+            now=now,
+            actor=actor,
+            event=event,
+            growth_ceiling=member.growth_value + growth,
         )
     Member.objects.filter(pk=member.pk).update(
         **sums, last_event_at=event.occurred_at, updated_at=now

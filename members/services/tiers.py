@@ -95,13 +95,24 @@ def member_tier_evaluate(
     actor: Actor,
     event: MemberEvent | None = None,
     policy: TierPolicy | None = None,
+    growth_ceiling: int | None = None,
 ) -> tuple[str | None, str | None]:
     """Move the (locked) member up to the tier its qualifying growth has earned, if that
     is higher than the tier held; never down (a refund waits for the review). Growth
     lifts a member above a manual tier too, which ends the manual period. Returns the
-    tier codes before and after."""
-    policy = policy or TierPolicy.current()
+    tier codes before and after.
+
+    `growth_ceiling`, when the caller knows one, is an upper bound of the qualifying
+    growth (the member's all-time growth value, this event included): when even that
+    does not reach the next tier up, nothing can change and one query decides it."""
     before = member.tier
+    if growth_ceiling is not None:
+        higher = Tier.objects.filter(threshold__lte=growth_ceiling)
+        if before is not None:
+            higher = higher.filter(rank__gt=before.rank)
+        if not higher.exists():
+            return _code(before), _code(before)
+    policy = policy or TierPolicy.current()
     earned = tier_earned(qualifying_growth(member_id=member.pk, now=now, policy=policy))
     if earned is None or (before is not None and earned.rank <= before.rank):
         return _code(before), _code(before)
