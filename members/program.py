@@ -353,7 +353,8 @@ def tier_policy_update(
     *, qualifying_months: int, hold_months: int, downgrade: str, actor: Actor
 ) -> TierPolicy:
     """Change the one tier policy row (created when missing). Locks it; audited when it
-    changed. Members are re-evaluated by the next `tiers_review`."""
+    changed. A new qualifying window changes every member's qualifying growth, so every
+    member is re-evaluated once this commits (as after a threshold change)."""
     errors: dict[str, list[str]] = {}
     if qualifying_months < 1:
         errors["qualifying_months"] = [_("Growth value must count for at least 1 month.")]
@@ -370,4 +371,6 @@ def tier_policy_update(
     if changes:
         policy.save()
         audit_record(subject=policy, action="update", actor=actor, changes=changes, label="1")
+    if "qualifying_months" in changes:
+        _review_after_commit()
     return policy

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F
 
 from members.models import GrowthEntry, Member, Tier, TierChange, TierPolicy
-from members.program import tier_update
+from members.program import tier_policy_update, tier_update
 from members.services import member_tier_evaluate, member_tier_set, tiers_review
 from members.tasks import tiers_review_task
 from riskcontrol.core.actors import Actor
@@ -456,3 +456,26 @@ def test_hourly_beat_runs_the_review(tiers, settings):
     assert settings.CELERY_BEAT_SCHEDULE["members-tiers-review"]["task"] == tiers_review_task.name
     member.refresh_from_db()
     assert member.tier == tiers["silver"]
+
+
+def test_a_longer_qualifying_window_lifts_members_at_once(
+    tiers, django_capture_on_commit_callbacks
+):
+    policy()  # 12 qualifying months
+    member = MemberFactory(tier=tiers["normal"])
+    with time_machine.travel(at(2025, 1, 10, 12), tick=False):
+        grow(member, 600, at(2025, 1, 10, 12))
+    with time_machine.travel(at(2026, 1, 20, 12), tick=False):
+        grow(member, 600, at(2026, 1, 20, 12))  # 600 qualify: still normal
+    member.refresh_from_db()
+    assert member.tier == tiers["normal"]
+
+    with (
+        time_machine.travel(at(2026, 2, 1, 9), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tier_policy_update(qualifying_months=24, hold_months=12, downgrade="one_step", actor=SYSTEM)
+
+    member.refresh_from_db()
+    assert member.tier == tiers["silver"]  # 1,200 qualify now
+    assert history(member)[-1] == ("normal", "silver", "thresholds")
