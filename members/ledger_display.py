@@ -22,14 +22,6 @@ EFFECT_LABELS = {
 }
 
 
-def event_kind_label(kind: str) -> str:
-    """A known kind by its name; `custom.<name>` as the sender wrote it."""
-    try:
-        return str(MemberEvent.Kind(kind).label)
-    except ValueError:
-        return kind
-
-
 class LedgerDisplayMixin:
     """Read-only ledger pages: every model field except the stamp columns, plus "by"."""
 
@@ -53,7 +45,7 @@ class MemberEventDisplayMixin(LedgerDisplayMixin):
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_label(self, obj: MemberEvent) -> str:
-        return event_kind_label(obj.kind)
+        return MemberEvent.kind_label(obj.kind)
 
     @admin.display(description=_("effects"))
     def effects_text(self, obj: MemberEvent) -> str:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
-from .ledger_display import LedgerDisplayMixin, MemberEventDisplayMixin, event_kind_label
+from .ledger_display import LedgerDisplayMixin, MemberEventDisplayMixin
 from .models import EarningRule, GrowthEntry, MemberEvent, TierChange, TierPolicy
 from .program import (
     earning_rule_clean,
@@ -129,7 +129,7 @@ class RuleEventFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         kinds = EarningRule.objects.order_by("event").values_list("event", flat=True).distinct()
-        return [(kind, event_kind_label(kind)) for kind in kinds]
+        return [(kind, MemberEvent.kind_label(kind)) for kind in kinds]
 
     def queryset(self, request, queryset):
         return queryset.filter(event=self.value()) if self.value() else queryset
@@ -155,7 +155,7 @@ class EarningRuleAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("event kind"), ordering="event")
     def event_label(self, obj: EarningRule) -> str:
-        return event_kind_label(obj.event)
+        return MemberEvent.kind_label(obj.event)
 
     search_fields = ["code", "name"]
     fieldsets = [

@@ -75,13 +75,6 @@ def _admin_change(model: type, pk: int) -> str:
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
 
 
-def event_kind_label(kind: str) -> str:
-    """A kind's label; `custom.<name>` kinds have none and show as sent."""
-    if kind in MemberEvent.Kind.values:
-        return str(MemberEvent.Kind(kind).label)
-    return kind
-
-
 def _events(member: Member, limit: int) -> list[TimelineItem]:
     rows = MemberEvent.objects.filter(member=member).order_by("-occurred_at", "-id")[:limit]
     items = []
@@ -100,7 +93,7 @@ def _events(member: Member, limit: int) -> list[TimelineItem]:
             TimelineItem(
                 at=event.occurred_at,
                 source="events",
-                kind=event_kind_label(event.kind),
+                kind=MemberEvent.kind_label(event.kind),
                 summary=" · ".join(parts),
                 url=_admin_change(MemberEvent, event.pk),
             )

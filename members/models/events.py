@@ -63,8 +63,9 @@ class MemberEvent(PartnerActorStamped):
         ]
 
     def __str__(self) -> str:
-        try:
-            kind = self.Kind(self.kind).label
-        except ValueError:
-            kind = self.kind
-        return f"{kind} {self.event_id}"
+        return f"{self.kind_label(self.kind)} {self.event_id}"
+
+    @classmethod
+    def kind_label(cls, kind: str) -> str:
+        """A kind by its (translated) name; `custom.<name>` kinds show as sent."""
+        return str(cls.Kind(kind).label) if kind in cls.Kind.values else kind
