@@ -85,3 +85,45 @@ def test_grants_racing_a_budget_for_ten_give_exactly_ten():
     benefit = Benefit.objects.get(pk=benefit.pk)
     assert benefit.budget_used == Decimal("50.00")
     assert GrantVoucher.objects.count() == 10
+
+
+def test_racing_points_exchanges_spend_exactly_what_the_balance_allows():
+    from members.models import Member, PointsEntry
+    from members.services import InsufficientPoints, points_adjust
+
+    member = MemberFactory(external_id="PX")
+    points_adjust(member=member, amount=2500, reason="seed", actor=ACTOR)
+    make_benefit(stock=50, code="VIDEO", points_price=500)
+
+    results = race(
+        20, lambda i: benefit_grant(member="PX", benefit="VIDEO", via="points", actor=ACTOR)
+    )
+
+    assert len([r for r in results if isinstance(r, GrantResult)]) == 5
+    assert len([r for r in results if isinstance(r, InsufficientPoints)]) == 15
+    assert Member.objects.get(pk=member.pk).points == 0
+    assert PointsEntry.objects.filter(member=member, kind="spend").count() == 5
+    assert GrantVoucher.objects.count() == 5
+
+
+def test_racing_pack_grants_are_whole_or_nothing():
+    from tests.entitlements.factories import add_item
+
+    coffee = make_benefit(stock=100, code="COFFEE")
+    mug = make_benefit(stock=None, code="MUG", kind="service", units_left=5)
+    pack = make_benefit(stock=None, code="WELCOME", kind="pack")
+    add_item(pack, coffee, 2)
+    add_item(pack, mug)
+    for n in range(12):
+        MemberFactory(external_id=f"P{n}")
+
+    results = race(
+        12, lambda i: benefit_grant(member=f"P{i}", benefit="WELCOME", via="api", actor=ACTOR)
+    )
+
+    granted = [r for r in results if isinstance(r, GrantResult)]
+    assert len(granted) == 5
+    assert len([r for r in results if getattr(r, "code", None) == "out_of_stock"]) == 7
+    assert Grant.objects.filter(parent__isnull=False).count() == 10
+    assert GrantVoucher.objects.count() == 10
+    assert Benefit.objects.get(pk=mug.pk).units_left == 0
