@@ -27,7 +27,7 @@ from riskcontrol.core.errors import DomainError
 from vouchers.models import Voucher
 
 from .admin_fulfilment import GrantFulfilmentViews
-from .models import Grant
+from .models import Grant, TierBenefit
 from .services import grant_revoke, revoke_refusal
 
 DETAIL_FIELDS = [
@@ -37,7 +37,7 @@ DETAIL_FIELDS = [
     "substituted_from",
     "parent",
     "via",
-    "occasion",
+    "occasion_text",
     "channel",
     "status",
     "quantity",
@@ -57,6 +57,14 @@ DETAIL_FIELDS = [
     "actor_label",
     "partner_client",
 ]
+
+
+# A tier grant's occasion, named as the matrix names the mode it comes from.
+OCCASIONS = {
+    "claim": TierBenefit.Mode.CLAIMABLE.label,
+    "on_upgrade": TierBenefit.Mode.ON_UPGRADE.label,
+    "each_period": TierBenefit.Mode.EACH_PERIOD.label,
+}
 
 
 def grant_label(grant: Grant) -> str:
@@ -148,6 +156,10 @@ class GrantAdmin(GrantFulfilmentViews, admin.ModelAdmin):
         if getattr(grant, "children_count", 0):
             return gettext("%(count)d items") % {"count": grant.children_count}
         return "—"
+
+    @admin.display(description=_("occasion"))
+    def occasion_text(self, grant: Grant) -> str:
+        return str(OCCASIONS.get(grant.occasion, grant.occasion)) or "—"
 
     @admin.display(description=_("actor"))
     def actor_column(self, grant: Grant) -> str:

@@ -272,6 +272,7 @@ def _world(settings, tmp_path, operator: Client) -> dict:
         name="expire-vouchers", task="vouchers.tasks.vouchers_expire_due_task", interval=every_hour
     )
     _member_program(now)
+    _benefits()
     assert StoreStaff.objects.exists() and Voucher.objects.filter(pk=claimed.voucher.pk).exists()
     return {"clerk": clerk, "code": claimed.code}
 
@@ -330,6 +331,28 @@ def _member_program(now) -> None:
         conditions={"tiers": ["silver1"]},
         tag=Tag.objects.get(code="xk1"),
     )
+
+
+def _benefits() -> None:
+    """The benefits section: a physical gift waiting to ship (its fulfilment page), a
+    coupon with a fallback, a pack granted whole, a privilege, a matrix cell."""
+    from entitlements.models import Benefit, TierBenefit
+    from entitlements.services import benefit_grant
+    from members.models import Tier
+    from tests.entitlements.factories import add_fallback, add_item, add_source, make_benefit
+
+    gift = make_benefit(stock=None, code="MUG1", name="保温杯", kind="physical")
+    benefit_grant(member="M1", benefit=gift, via="operator", actor=_ACTOR, address="上海市某路1号")
+    coffee = make_benefit(stock=None, code="COFFEE1", name="咖啡券")
+    add_source(coffee, 3, code="C2026", name="咖啡批次")
+    tea = make_benefit(stock=None, code="TEA1", name="茶饮券")
+    add_source(tea, 3, code="T2026", name="茶饮批次")
+    add_fallback(coffee, tea)
+    pack = make_benefit(stock=None, code="PACK1", name="迎新礼包", kind=Benefit.Kind.PACK)
+    add_item(pack, coffee)
+    benefit_grant(member="M1", benefit=pack, via="operator", actor=_ACTOR)
+    make_benefit(stock=None, code="VIP1", name="贵宾厅", kind="privilege", valid_days=30)
+    TierBenefit.objects.create(tier=Tier.objects.get(code="vip1"), benefit=coffee, quota=2)
 
 
 # --- Walking ---------------------------------------------------------------------------
