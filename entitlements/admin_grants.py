@@ -107,7 +107,6 @@ class GrantAdmin(GrantFulfilmentViews, admin.ModelAdmin):
     search_help_text = _("Exact member external id.")
     list_per_page = 50
     show_full_result_count = False
-    date_hierarchy = None
     actions = ["revoke"]
     fields = DETAIL_FIELDS
     readonly_fields = DETAIL_FIELDS

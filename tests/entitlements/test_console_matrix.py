@@ -11,6 +11,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 from riskcontrol.models import AuditEvent
 from tests.entitlements.factories import make_benefit, make_tier, matrix
+from tests.utils import race, requires_postgresql
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +156,24 @@ def test_the_console_home_links_the_grid(console_client):
     page = console_client("Operator").get("/admin/").content.decode()
 
     assert f'href="{GRID}"' in page
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_operators_saving_the_same_new_cell_at_once_make_one_row_and_one_refusal():
+    gold = make_tier("gold", 3)
+    coffee = make_benefit(stock=1, code="COFFEE")
+    key = (gold.pk, coffee.pk)
+
+    results = race(
+        2,
+        lambda i: tier_matrix_save(
+            cells={key: Cell(i + 1, "month", "claimable")},
+            shown={key: None},
+            actor=Actor.system(f"op{i}"),
+        ),
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["ValidationFailed", "int"]
+    assert TierBenefit.objects.count() == 1
+    assert AuditEvent.objects.filter(subject="entitlements.tierbenefit").count() == 1
