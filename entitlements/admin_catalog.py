@@ -20,6 +20,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members.regions import validate_province_code
+from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_changes, audit_record
 
 from .models import Benefit, BenefitFallback, BenefitSource, PackItem
 from .services import benefit_errors
@@ -78,6 +80,31 @@ def catalog_stock(benefits: list[Benefit]) -> None:
     for benefit in benefits:
         benefit.source_rows = rows[benefit.pk]
         benefit.fallback_rows = chains[benefit.pk]
+
+
+def catalog_snapshot(benefit_id: int) -> dict:
+    """A benefit's fields and lists, for its audit events."""
+    benefit = Benefit.objects.get(pk=benefit_id)
+    fields = {
+        field.name: getattr(benefit, field.attname)
+        for field in Benefit._meta.concrete_fields
+        if field.name not in ("id", "budget_used", "created_at", "updated_at")
+    }
+    return {
+        **fields,
+        "sources": [
+            source.batch.code if source.batch_id else source.kind
+            for source in benefit.sources.select_related("batch").order_by("position", "id")
+        ],
+        "fallbacks": [
+            link.fallback.code
+            for link in benefit.fallback_links.select_related("fallback").order_by("position", "id")
+        ],
+        "items": [
+            f"{item.item.code} x {item.quantity}"
+            for item in benefit.items.select_related("item").order_by("position", "id")
+        ],
+    }
 
 
 class CatalogChangeList(ChangeList):
@@ -356,6 +383,7 @@ class BenefitAdmin(admin.ModelAdmin):
         return formsets, inline_instances
 
     def save_model(self, request, obj, form, change) -> None:
+        request._benefit_before = catalog_snapshot(obj.pk) if change else {}
         if not change:
             obj.save()
             return
@@ -368,6 +396,21 @@ class BenefitAdmin(admin.ModelAdmin):
         ]
         with transaction.atomic():
             obj.save(update_fields=fields)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """After the benefit and its lists are saved: one audit event with what changed
+        (fields, sources, fallbacks, items), as the member program's console edits."""
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_benefit_before", {})
+        changes = audit_changes(before, catalog_snapshot(form.instance.pk))
+        if changes or not change:
+            audit_record(
+                subject=form.instance,
+                action="update" if change else "create",
+                actor=Actor.for_user(request.user, request),
+                changes=changes,
+                label=form.instance.code,
+            )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         benefit = self.get_object(request, object_id)

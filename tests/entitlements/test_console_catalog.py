@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from entitlements.models import Benefit, BenefitSource
 from entitlements.services import benefit_errors
+from riskcontrol.models import AuditEvent
 from tests.entitlements.factories import add_fallback, add_item, add_source, make_benefit
 from tests.vouchers.factories import make_batch
 
@@ -123,6 +124,9 @@ def test_a_coupon_is_created_with_its_batches_in_order(console_client):
     assert response.status_code == 302, response.content.decode()[:3000]
     benefit = Benefit.objects.get(code="NEW1")
     assert [s.batch_id for s in benefit.sources.order_by("position")] == [first.pk, second.pk]
+    event = AuditEvent.objects.get(subject="entitlements.benefit")
+    assert (event.action, event.subject_label) == ("create", "NEW1")
+    assert event.changes["sources"] == {"from": None, "to": [first.code, second.code]}
 
 
 def test_a_pack_without_items_and_with_a_source_is_refused_in_plain_sentences(console_client):
@@ -210,7 +214,7 @@ def test_saving_a_benefit_never_writes_back_a_stale_budget_used(console_client):
     response = client.post(
         f"{LIST}{coffee.pk}/change/",
         _form(
-            {"code": "COFFEE", "name": "咖啡券（新）", "budget": "100"},
+            {"code": "COFFEE", "name": "咖啡券（新）", "budget": "100", "face_value": "10.00"},
             sources=[
                 {
                     "id": str(source.pk),
@@ -226,6 +230,11 @@ def test_saving_a_benefit_never_writes_back_a_stale_budget_used(console_client):
     assert response.status_code == 302, response.content.decode()[:3000]
     coffee.refresh_from_db()
     assert (coffee.name, coffee.budget_used) == ("咖啡券（新）", Decimal("30.00"))
+    event = AuditEvent.objects.get(subject="entitlements.benefit")
+    assert (event.action, event.changes) == (
+        "update",
+        {"name": {"from": "咖啡券", "to": "咖啡券（新）"}},
+    )
 
 
 def test_the_rules_in_one_place():
