@@ -35,7 +35,7 @@ def test_console_home_lists_business_sections_before_the_system_heading(
     texts = [text.strip() for text in captions.all_inner_texts()]
     system_at = texts.index("系统")
     business = texts[:system_at]
-    assert business[:3] == ["会员", "卡券", "门店与核销"], texts
+    assert business[:4] == ["会员", "权益", "卡券", "门店与核销"], texts
     assert "风控与合作方接入" in texts[system_at + 1 :], texts
     assert offline == []
 
