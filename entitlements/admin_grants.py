@@ -31,7 +31,7 @@ from .models import Grant, TierBenefit
 from .services import grant_revoke, revoke_refusal
 
 DETAIL_FIELDS = [
-    "uid",
+    "uid_code",
     "member_column",
     "benefit",
     "substituted_from",
@@ -155,6 +155,11 @@ class GrantAdmin(GrantFulfilmentViews, admin.ModelAdmin):
         if getattr(grant, "children_count", 0):
             return gettext("%(count)d items") % {"count": grant.children_count}
         return "—"
+
+    @admin.display(description=_("grant id"))
+    def uid_code(self, grant: Grant) -> str:
+        # An identifier, not prose (its hex groups can read like words: "acda").
+        return format_html("<code>{}</code>", grant.uid)
 
     @admin.display(description=_("occasion"))
     def occasion_text(self, grant: Grant) -> str:

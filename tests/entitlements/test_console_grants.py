@@ -183,3 +183,11 @@ def test_an_auditor_cannot_ship(console_client):
     assert response.status_code == 403
     gift.refresh_from_db()
     assert gift.fulfilment == "waiting"
+
+
+def test_the_grant_id_is_shown_as_code_not_prose(console_client):
+    grant = _gift()
+
+    page = console_client("Operator").get(f"{LIST}{grant.pk}/change/").content.decode()
+
+    assert f"<code>{grant.uid}</code>" in page
