@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -101,7 +101,7 @@ class GrantFulfilmentViews:
             Grant.objects.select_related("member", "benefit", "parent"), pk=pk
         )
         if not grant.fulfilment:
-            raise PermissionDenied  # not a physical gift: nothing to fulfil
+            raise Http404  # not a physical gift: nothing to fulfil
         allowed = self.has_fulfil_permission(request)
         here = reverse("admin:entitlements_grant_fulfilment", args=[grant.pk])
         step = request.POST.get("step", "") if request.method == "POST" else ""

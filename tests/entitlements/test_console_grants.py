@@ -191,3 +191,11 @@ def test_the_grant_id_is_shown_as_code_not_prose(console_client):
     page = console_client("Operator").get(f"{LIST}{grant.pk}/change/").content.decode()
 
     assert f"<code>{grant.uid}</code>" in page
+
+
+def test_a_grant_that_is_not_a_gift_has_no_fulfilment_page(console_client):
+    coupon = _grant(make_benefit(stock=1)).grant
+
+    response = console_client("Operator").get(f"{LIST}{coupon.pk}/fulfilment/")
+
+    assert response.status_code == 404
