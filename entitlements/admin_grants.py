@@ -102,7 +102,7 @@ class GrantAdmin(GrantFulfilmentViews, admin.ModelAdmin):
         "actor_column",
     ]
     list_filter = ["status", "via", "fulfilment", "benefit", "created_at"]
-    list_select_related = ["member", "benefit", "substituted_from", "parent__benefit"]
+    list_select_related = ["member", "benefit", "substituted_from"]
     search_fields = ["=member__external_id"]
     search_help_text = _("Exact member external id.")
     list_per_page = 50

@@ -202,3 +202,16 @@ def test_a_grant_that_is_not_a_gift_has_no_fulfilment_page(console_client):
     response = console_client("Operator").get(f"{LIST}{coupon.pk}/fulfilment/")
 
     assert response.status_code == 404
+
+
+def test_an_auditor_sees_grants_but_cannot_revoke(console_client):
+    grant = _grant(make_benefit(stock=1)).grant
+    auditor = console_client("Auditor")
+
+    page = auditor.get(LIST)
+    refused = auditor.post(f"{LIST}{grant.pk}/revoke/", {"reason": "试试"})
+
+    assert page.status_code == 200
+    assert 'value="revoke"' not in page.content.decode()
+    assert refused.status_code == 403
+    assert Grant.objects.get(pk=grant.pk).status == "fulfilled"
