@@ -335,9 +335,10 @@ def _member_program(now) -> None:
 
 def _benefits() -> None:
     """The benefits section: a physical gift waiting to ship (its fulfilment page), a
-    coupon with a fallback, a pack granted whole, a privilege, a matrix cell."""
-    from entitlements.models import Benefit, TierBenefit
-    from entitlements.services import benefit_grant
+    coupon with a fallback, a pack granted whole, a privilege, a matrix cell
+    saved (and audited) as the grid saves it."""
+    from entitlements.models import Benefit
+    from entitlements.services import Cell, benefit_grant, tier_matrix_save
     from members.models import Tier
     from tests.entitlements.factories import add_fallback, add_item, add_source, make_benefit
 
@@ -352,7 +353,10 @@ def _benefits() -> None:
     add_item(pack, coffee)
     benefit_grant(member="M1", benefit=pack, via="operator", actor=_ACTOR)
     make_benefit(stock=None, code="VIP1", name="贵宾厅", kind="privilege", valid_days=30)
-    TierBenefit.objects.create(tier=Tier.objects.get(code="vip1"), benefit=coffee, quota=2)
+    vip = Tier.objects.get(code="vip1")
+    tier_matrix_save(
+        cells={(vip.pk, coffee.pk): Cell(2, "month", "claimable")}, shown={}, actor=_ACTOR
+    )
 
 
 # --- Walking ---------------------------------------------------------------------------
