@@ -27,7 +27,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +37,7 @@ from riskcontrol.core.errors import ValidationFailed
 
 from ..models import GrowthEntry, Member, MemberEvent
 from .earning import Earned, earned_write, rules_apply
+from .event_rows import event_rows_write
 from .points import member_lock, points_take_back
 from .tiers import member_tier_evaluate
 
@@ -190,7 +191,7 @@ def member_event_record(
                 "tier_before": tier_before,
                 "tier_after": tier_before,
             }
-            event = MemberEvent.objects.create(
+            event = MemberEvent(
                 member=locked,
                 event_id=event_id,
                 kind=kind,
@@ -201,10 +202,21 @@ def member_event_record(
                 effects=effects,
                 **MemberEvent.actor_stamp(actor, extra=extra),
             )
-            earned_write(earned, event=event)
-            final = _apply(
-                member=locked, event=event, earned=earned, purchase=purchase, actor=actor, now=now
-            )
+            if purchase is None and connection.vendor == "postgresql":
+                final = _write_in_one_statement(
+                    member=locked, event=event, earned=earned, actor=actor, now=now
+                )
+            else:
+                event.save(force_insert=True)
+                earned_write(earned, event=event)
+                final = _apply(
+                    member=locked,
+                    event=event,
+                    earned=earned,
+                    purchase=purchase,
+                    actor=actor,
+                    now=now,
+                )
             if final != effects:
                 event.effects = final
                 event.save(update_fields=["effects"])
@@ -222,6 +234,21 @@ def member_event_record(
             ) from None
         raise
     return event, True
+
+
+def _write_in_one_statement(
+    *, member: Member, event: MemberEvent, earned: Earned, actor: Actor, now: dt.datetime
+) -> dict[str, Any]:
+    """What `_apply` does for an event that is not a refund, on PostgreSQL: the rows and
+    the member's summary in one statement (`event_rows_write`); the tier evaluation only
+    when that statement found a tier above the member's within reach."""
+    effects = event.effects
+    reachable = event_rows_write(event=event, earned=earned, member=member, now=now)
+    member.last_event_at = event.occurred_at
+    if not reachable:
+        return effects
+    tier_before, tier_after = member_tier_evaluate(member=member, now=now, actor=actor, event=event)
+    return {**effects, "tier_before": tier_before, "tier_after": tier_after}
 
 
 def _apply(
