@@ -107,16 +107,18 @@ def rules_apply(
     occurred_at: dt.datetime,
     ref: str,
     actor: Actor,
+    rules: list[EarningRule] | None = None,
 ) -> Earned:
     """Apply the active earning rules for an event of `kind` to the (locked) `member`:
     count the daily caps, build the lots and growth entries (saved by `earned_write`),
     and add the totals to the in-memory `member.points` / `member.growth_value` (for
-    `balance_after`); the caller writes them to the row in one UPDATE."""
+    `balance_after`); the caller writes them to the row in one UPDATE. `rules`: the
+    rules for `kind` when the caller read them already (`rules_for_kind`)."""
     tier_code = member.tier.code if member.tier_id else None
     local_day = timezone.localtime(occurred_at, timezone.get_default_timezone()).date()
     earned = Earned()
     stamp = PointsEntry.actor_stamp(actor)
-    for rule in rules_for_kind(kind):
+    for rule in rules_for_kind(kind) if rules is None else rules:
         points = tier_multiplied(rule, rule_base_points(rule, amount), tier_code)
         if points > 0 and rule.daily_cap is not None:
             points = _within_daily_cap(member=member, rule=rule, day=local_day, points=points)

@@ -37,7 +37,7 @@ from riskcontrol.core.errors import ValidationFailed
 
 from ..models import GrowthEntry, Member, MemberEvent
 from .earning import Earned, earned_write, rules_apply
-from .event_rows import event_rows_write
+from .event_rows import event_rows_write, member_lock_with_rules
 from .points import member_lock, points_take_back
 from .tiers import member_tier_evaluate
 
@@ -150,7 +150,13 @@ def member_event_record(
         raise ValueError("member or member_external_id is required")
     try:
         with transaction.atomic():
-            locked = member_lock(member if member is not None else member_external_id)
+            rules = None
+            if connection.vendor == "postgresql":
+                locked, rules = member_lock_with_rules(
+                    member if member is not None else member_external_id, kind
+                )
+            else:
+                locked = member_lock(member if member is not None else member_external_id)
             # No look-up of the event id on the way in: a repeat fails on the unique
             # constraint at the INSERT below (handled after the rollback), or, when its
             # body no longer validates (a refund repeated after the full refund), here.
@@ -182,6 +188,7 @@ def member_event_record(
                 occurred_at=occurred_at,
                 ref=order_ref or event_id,
                 actor=actor,
+                rules=rules,
             )
             # Inserted with the rules' effects; updated only when a take-back or a tier
             # change adds to them.
