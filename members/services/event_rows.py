@@ -58,10 +58,13 @@ def _lock_sql(key: str) -> str:
             f"'[]'::jsonb) FROM {quote(EarningRule._meta.db_table)} r "
             "WHERE r.active AND r.event = %s"
         )
+        # The rules as a LATERAL join, not a column: the statement reads as the member's
+        # lock (its first FROM), and the parameters keep their order (kind, then key).
         _LOCK_SQL[key] = (
-            f"SELECT {member_columns}, {tier_columns}, ({rules}) "  # noqa: S608
+            f"SELECT {member_columns}, {tier_columns}, rules.list "  # noqa: S608
             f"FROM {quote(Member._meta.db_table)} m "
             f"LEFT JOIN {quote(Tier._meta.db_table)} t ON t.id = m.tier_id "
+            f"CROSS JOIN LATERAL ({rules}) rules (list) "
             f"WHERE m.{quote(key)} = %s FOR UPDATE OF m"
         )
     return _LOCK_SQL[key]
