@@ -114,12 +114,12 @@ def _rule_value(field: models.Field, value: object) -> object:
 
 # --- the rows --------------------------------------------------------------------------
 
-_COLUMNS: dict[type[models.Model], tuple[str, str, list[models.Field]]] = {}
+_COLUMNS: dict[type[models.Model], tuple[str, list[models.Field], list[str]]] = {}
 
 
-def _columns(model: type[models.Model]) -> tuple[str, str, list[models.Field]]:
+def _columns(model: type[models.Model]) -> tuple[str, list[models.Field], list[str]]:
     """The model's columns except the primary key and `event` (taken from the inserted
-    event), their casts and fields; built once per model."""
+    event), their fields and casts; built once per model."""
     cached = _COLUMNS.get(model)
     if cached is None:
         quote = connection.ops.quote_name
@@ -129,26 +129,41 @@ def _columns(model: type[models.Model]) -> tuple[str, str, list[models.Field]]:
             if not field.primary_key and field.name != "event"
         ]
         columns = ", ".join(quote(field.column) for field in fields)
-        casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
-        cached = _COLUMNS[model] = (columns, casts, fields)
+        casts = [f"CAST(%s AS {field.db_type(connection)})" for field in fields]
+        cached = _COLUMNS[model] = (columns, fields, casts)
     return cached
 
 
-def _values(row: models.Model, fields: list[models.Field]) -> list:
-    """Each column's value as `save()` would prepare it (defaults, `auto_now_add`, JSON)."""
-    return [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+def _row(
+    model: type[models.Model], row: models.Model, computed: dict[str, tuple[str, list]]
+) -> tuple[str, str, list]:
+    """(columns, values SQL, parameters) of the unsaved `row`: each column prepared as
+    `save()` would (defaults, `auto_now_add`, JSON), or the SQL `computed` gives for it."""
+    columns, fields, casts = _columns(model)
+    sql, params = [], []
+    for field, cast in zip(fields, casts, strict=True):
+        if field.attname in computed:
+            expression, values = computed[field.attname]
+            sql.append(expression)
+            params += values
+        else:
+            sql.append(cast)
+            params.append(field.get_db_prep_save(field.pre_save(row, True), connection))
+    return columns, ", ".join(sql), params
 
 
-def _child_insert(model: type[models.Model], name: str, row: models.Model) -> tuple[str, list]:
-    """`name AS (INSERT … SELECT <row>, event.id FROM event RETURNING id)`."""
-    quote = connection.ops.quote_name
-    columns, casts, fields = _columns(model)
-    event_column = quote(model._meta.get_field("event").column)
-    sql = (
-        f"{name} AS (INSERT INTO {quote(model._meta.db_table)} ({columns}, {event_column}) "  # noqa: S608
-        f"SELECT {casts}, event.id FROM event RETURNING id)"
-    )
-    return sql, _values(row, fields)
+# A daily cap counted in the statement, as `earning._within_daily_cap` counts it: what the
+# counter moved by is what the rule gives (the member's lock: no other writer).
+_CAP_SQL = """before{n} AS (
+    SELECT points FROM members_pointsdaily
+    WHERE member_id = %s AND rule_id = %s AND day = CAST(%s AS date)
+), cap{n} AS (
+    INSERT INTO members_pointsdaily AS daily (member_id, rule_id, day, points)
+    VALUES (%s, %s, CAST(%s AS date), LEAST(CAST(%s AS integer), %s))
+    ON CONFLICT (member_id, rule_id, day)
+    DO UPDATE SET points = LEAST(daily.points + CAST(%s AS integer), %s)
+    RETURNING GREATEST(daily.points - COALESCE((SELECT points FROM before{n}), 0), 0) AS granted
+)"""
 
 
 def event_rows_write(
@@ -156,18 +171,43 @@ def event_rows_write(
 ) -> bool:
     """Insert `event` (unsaved) with `earned`'s lots and growth entries and add their
     totals to the (locked) member row, with `last_event_at` and `updated_at`, in one
-    statement. Sets the primary keys. Returns whether a tier above the member's is within
-    reach of its growth value (this event's included); False when the event gave no
-    growth. A repeated event id fails on its unique constraint (IntegrityError) and
-    writes nothing."""
+    statement; count `earned.capped` lots against their daily caps in it too, and set
+    their amounts, the balances, the totals and the event's points to what the caps left
+    (a lot they left nothing of is not written). Sets the primary keys. Returns whether a
+    tier above the member's is within reach of its growth value (this event's included);
+    False when the event gave no growth. A repeated event id fails on its unique
+    constraint (IntegrityError) and writes nothing."""
     quote = connection.ops.quote_name
-    meta = MemberEvent._meta
-    columns, casts, fields = _columns(MemberEvent)
-    parts = [
-        f"event AS (INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({casts}) RETURNING id)"
-    ]
-    params: list = _values(event, fields)
+    parts: list[str] = []
+    params: list = []
+    # Lot n's points: a parameter, or (capped) what the cap left, from the CTE `earned`.
+    event_computed: dict[str, tuple[str, list]] = {}
+    points_sql, points_params = "%s", [earned.points]
+    if earned.capped:
+        values, values_params = [], []
+        for number, lot in enumerate(earned.lots):
+            if number in earned.capped:
+                rule, day = earned.capped[number]
+                parts.append(_CAP_SQL.format(n=number))
+                params += [member.pk, rule.pk, day, member.pk, rule.pk, day]
+                params += [lot.amount, rule.daily_cap, lot.amount, rule.daily_cap]
+                values.append(f"({number}, (SELECT granted FROM cap{number}))")  # noqa: S608
+            else:
+                values.append(f"({number}, CAST(%s AS integer))")
+                values_params.append(lot.amount)
+        parts.append(f"earned (n, points) AS (VALUES {', '.join(values)})")
+        params += values_params
+        points_sql, points_params = "(SELECT COALESCE(SUM(points), 0) FROM earned)", []
+        event_computed["effects"] = (
+            f"CAST(%s AS jsonb) || jsonb_build_object('points', {points_sql})",
+            [MemberEvent._meta.get_field("effects").get_db_prep_save(event.effects, connection)],
+        )
+    columns, values_sql, values = _row(MemberEvent, event, event_computed)
+    parts.append(
+        f"event AS (INSERT INTO {quote(MemberEvent._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({values_sql}) RETURNING id)"
+    )
+    params += values
     children = [
         *((PointsEntry, f"lot{number}", lot) for number, lot in enumerate(earned.lots)),
         *(
@@ -176,42 +216,83 @@ def event_rows_write(
         ),
     ]
     for model, name, row in children:
-        sql, values = _child_insert(model, name, row)
-        parts.append(sql)
+        computed: dict[str, tuple[str, list]] = {}
+        where = ""
+        if earned.capped and model is PointsEntry:
+            number = int(name.removeprefix("lot"))
+            lot_points = f"(SELECT points FROM earned WHERE n = {number})"  # noqa: S608
+            computed = {
+                "amount": (lot_points, []),
+                "remaining": (lot_points, []),
+                "balance_after": (
+                    f"CAST(%s AS integer) + (SELECT SUM(points) FROM earned WHERE n <= {number})",  # noqa: S608
+                    [earned.points_before],
+                ),
+            }
+            where = f" WHERE {lot_points} > 0"
+        columns, values_sql, values = _row(model, row, computed)
+        event_column = quote(model._meta.get_field("event").column)
+        parts.append(
+            f"{name} AS (INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608
+            f"({columns}, {event_column}) SELECT {values_sql}, event.id FROM event{where} "
+            "RETURNING id)"
+        )
         params += values
-    member_table = quote(Member._meta.db_table)
     parts.append(
-        f"summary AS (UPDATE {member_table} SET points = points + %s, "  # noqa: S608
-        "growth_value = growth_value + %s, last_event_at = %s, updated_at = %s "
-        "WHERE id = %s RETURNING id)"
+        f"summary AS (UPDATE {quote(Member._meta.db_table)} "  # noqa: S608
+        f"SET points = points + {points_sql}, growth_value = growth_value + %s, "
+        "last_event_at = %s, updated_at = %s WHERE id = %s RETURNING id)"
     )
-    params += [earned.points, earned.growth, event.occurred_at, now, member.pk]
+    params += [*points_params, earned.growth, event.occurred_at, now, member.pk]
     # An upper bound of qualifying growth is the growth value held; a tier above the
     # member's that even it does not reach cannot be reached (see member_tier_evaluate).
     reach = "FALSE"
+    reach_params: list = []
     if earned.growth > 0:
         tier_table = quote(Tier._meta.db_table)
         reach = f"EXISTS (SELECT 1 FROM {tier_table} WHERE threshold <= %s"  # noqa: S608
         # The bound as member_tier_evaluate is given it by the ORM path (this event's
         # growth is in `member.growth_value` already and counted once more: a looser bound,
         # never a missed upgrade).
-        params.append(member.growth_value + earned.growth)
+        reach_params.append(member.growth_value + earned.growth)
         if member.tier_id is not None:
             reach += " AND rank > %s"
-            params.append(member.tier.rank)
+            reach_params.append(member.tier.rank)
         reach += ")"
-    selects = ", ".join(
-        ["event.id", *(f"(SELECT id FROM {name})" for _m, name, _r in children)]  # noqa: S608
-    )
+    selects = [
+        reach,
+        "event.id",
+        *(f"(SELECT id FROM {name})" for _m, name, _r in children),  # noqa: S608
+    ]
+    if earned.capped:
+        selects.append("ARRAY(SELECT points FROM earned ORDER BY n)")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH {', '.join(parts)} SELECT {reach}, {selects} FROM event, summary",  # noqa: S608
-            params,
+            f"WITH {', '.join(parts)} SELECT {', '.join(selects)} FROM event, summary",  # noqa: S608
+            [*params, *reach_params],
         )
-        reachable, event_id, *child_ids = cursor.fetchone()
+        reachable, event_id, *ids = cursor.fetchone()
     event.pk = event_id
-    for (_model, _name, row), row_id in zip(children, child_ids, strict=True):
+    if earned.capped:
+        _capped_amounts(event=event, earned=earned, member=member, points=ids.pop())
+    for (_model, _name, row), row_id in zip(children, ids, strict=True):
         row.pk, row.event = row_id, event
-    for row in (event, *(row for _m, _n, row in children)):
         row._state.adding, row._state.db = False, connection.alias
+    event._state.adding, event._state.db = False, connection.alias
+    earned.lots = [lot for lot in earned.lots if lot.pk is not None]
     return reachable
+
+
+def _capped_amounts(
+    *, event: MemberEvent, earned: Earned, member: Member, points: list[int]
+) -> None:
+    """What the statement's caps left: the lots' amounts and balances (lots left with
+    nothing were not written), the totals, the in-memory member and the event's points."""
+    total = 0
+    for lot, lot_points in zip(earned.lots, points, strict=True):
+        total += lot_points
+        lot.amount = lot.remaining = lot_points
+        lot.balance_after = earned.points_before + total
+    member.points += total - earned.points
+    earned.points = total
+    event.effects["points"] = total

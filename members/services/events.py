@@ -181,6 +181,7 @@ def member_event_record(
                 raise
             extra: dict[str, Any] = {"end_user": context} if context else {}
             tier_before = locked.tier.code if locked.tier_id else None
+            in_one_statement = purchase is None and connection.vendor == "postgresql"
             earned = rules_apply(
                 member=locked,
                 kind=kind,
@@ -189,6 +190,7 @@ def member_event_record(
                 ref=order_ref or event_id,
                 actor=actor,
                 rules=rules,
+                caps_in_statement=in_one_statement,
             )
             # Inserted with the rules' effects; updated only when a take-back or a tier
             # change adds to them.
@@ -209,7 +211,7 @@ def member_event_record(
                 effects=effects,
                 **MemberEvent.actor_stamp(actor, extra=extra),
             )
-            if purchase is None and connection.vendor == "postgresql":
+            if in_one_statement:
                 final = _write_in_one_statement(
                     member=locked, event=event, earned=earned, actor=actor, now=now
                 )
@@ -249,6 +251,8 @@ def _write_in_one_statement(
     """What `_apply` does for an event that is not a refund, on PostgreSQL: the rows and
     the member's summary in one statement (`event_rows_write`); the tier evaluation only
     when that statement found a tier above the member's within reach."""
+    # The statement sets the event's points (in `event.effects`, this same dict) to what
+    # the daily caps left.
     effects = event.effects
     reachable = event_rows_write(event=event, earned=earned, member=member, now=now)
     member.last_event_at = event.occurred_at

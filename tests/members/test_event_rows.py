@@ -9,7 +9,14 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
-from members.models import EarningRule, GrowthEntry, Member, MemberEvent, PointsEntry
+from members.models import (
+    EarningRule,
+    GrowthEntry,
+    Member,
+    MemberEvent,
+    PointsDaily,
+    PointsEntry,
+)
 from members.services import member_event_record
 from members.services.earning import rules_for_kind
 from members.services.event_rows import member_lock_with_rules
@@ -85,7 +92,7 @@ def test_a_member_without_a_tier_and_a_kind_without_rules(program):
     assert rules == []
 
 
-def test_a_purchase_is_the_lock_the_daily_cap_and_one_statement(program):
+def test_a_purchase_is_the_lock_and_one_statement_with_its_daily_cap(program):
     member = MemberFactory(external_id="M3", tier=program["normal"])
     at = dt.datetime(2026, 3, 15, 10, 0, tzinfo=dt.UTC)
 
@@ -112,7 +119,7 @@ def test_a_purchase_is_the_lock_the_daily_cap_and_one_statement(program):
     )
 
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(statements) == 3
+    assert len(statements) == 2
     assert created
     # 100 yuan x 1.25 = 125, +10 bonus; then 12 + the 5 the daily cap of 15 leaves.
     assert first.effects == {
@@ -158,3 +165,31 @@ def test_growth_that_reaches_a_tier_upgrades_after_the_statement(program):
     assert event.effects["tier_after"] == "silver"
     assert MemberEvent.objects.get(pk=event.pk).effects["tier_after"] == "silver"
     assert Member.objects.get(pk=member.pk).tier == program["silver"]
+
+
+def test_a_cap_that_leaves_nothing_writes_no_lot_and_counts_nothing(program):
+    member = MemberFactory(external_id="M5", tier=program["normal"])
+    at = dt.datetime(2026, 3, 15, 10, 0, tzinfo=dt.UTC)
+    for number in (1, 2, 3):
+        event, _created = member_event_record(
+            member=member,
+            event_id=f"e{number}",
+            kind="purchase",
+            amount=Decimal("1.00"),
+            order_ref=f"SO-{number}",
+            occurred_at=at,
+            now=at,
+            actor=ACTOR,
+        )
+
+    # 1 point per purchase; the bonus: 10, then the 5 the cap of 15 leaves, then nothing.
+    assert event.effects["points"] == 1
+    assert list(
+        PointsEntry.objects.filter(member=member)
+        .order_by("id")
+        .values_list("amount", "balance_after")
+    ) == [(1, 1), (10, 11), (1, 12), (5, 17), (1, 18)]
+    assert PointsDaily.objects.get(member=member).points == 15
+    member.refresh_from_db()
+    assert member.points == 18
+    assert MemberEvent.objects.get(pk=event.pk).effects["points"] == 1
