@@ -97,6 +97,12 @@ class Earned:
     growth: int = 0
     lots: list[PointsEntry] = field(default_factory=list)
     growth_entries: list[GrowthEntry] = field(default_factory=list)
+    # The member's points before the event (the lots' `balance_after` count from there).
+    points_before: int = 0
+    # With `caps_in_statement`: lots whose daily cap the write counts, by lot index ->
+    # (rule, day); until then their amount (and the totals) are what the rule would give
+    # without the cap.
+    capped: dict[int, tuple[EarningRule, dt.date]] = field(default_factory=dict)
 
 
 def rules_apply(
@@ -107,19 +113,27 @@ def rules_apply(
     occurred_at: dt.datetime,
     ref: str,
     actor: Actor,
+    rules: list[EarningRule] | None = None,
+    caps_in_statement: bool = False,
 ) -> Earned:
     """Apply the active earning rules for an event of `kind` to the (locked) `member`:
     count the daily caps, build the lots and growth entries (saved by `earned_write`),
     and add the totals to the in-memory `member.points` / `member.growth_value` (for
-    `balance_after`); the caller writes them to the row in one UPDATE."""
+    `balance_after`); the caller writes them to the row in one UPDATE. `rules`: the
+    rules for `kind` when the caller read them already (`rules_for_kind`).
+    `caps_in_statement`: leave the daily caps to the statement that writes the lots
+    (`event_rows.event_rows_write`), which sets the capped amounts and the totals."""
     tier_code = member.tier.code if member.tier_id else None
     local_day = timezone.localtime(occurred_at, timezone.get_default_timezone()).date()
-    earned = Earned()
+    earned = Earned(points_before=member.points)
     stamp = PointsEntry.actor_stamp(actor)
-    for rule in rules_for_kind(kind):
+    for rule in rules_for_kind(kind) if rules is None else rules:
         points = tier_multiplied(rule, rule_base_points(rule, amount), tier_code)
         if points > 0 and rule.daily_cap is not None:
-            points = _within_daily_cap(member=member, rule=rule, day=local_day, points=points)
+            if caps_in_statement:
+                earned.capped[len(earned.lots)] = (rule, local_day)
+            else:
+                points = _within_daily_cap(member=member, rule=rule, day=local_day, points=points)
         if points > 0:
             earned.points += points
             earned.lots.append(

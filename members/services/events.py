@@ -27,7 +27,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +37,7 @@ from riskcontrol.core.errors import ValidationFailed
 
 from ..models import GrowthEntry, Member, MemberEvent
 from .earning import Earned, earned_write, rules_apply
+from .event_rows import event_rows_write, member_lock_with_rules
 from .points import member_lock, points_take_back
 from .tiers import member_tier_evaluate
 
@@ -149,7 +150,13 @@ def member_event_record(
         raise ValueError("member or member_external_id is required")
     try:
         with transaction.atomic():
-            locked = member_lock(member if member is not None else member_external_id)
+            rules = None
+            if connection.vendor == "postgresql":
+                locked, rules = member_lock_with_rules(
+                    member if member is not None else member_external_id, kind
+                )
+            else:
+                locked = member_lock(member if member is not None else member_external_id)
             # No look-up of the event id on the way in: a repeat fails on the unique
             # constraint at the INSERT below (handled after the rollback), or, when its
             # body no longer validates (a refund repeated after the full refund), here.
@@ -174,6 +181,7 @@ def member_event_record(
                 raise
             extra: dict[str, Any] = {"end_user": context} if context else {}
             tier_before = locked.tier.code if locked.tier_id else None
+            in_one_statement = purchase is None and connection.vendor == "postgresql"
             earned = rules_apply(
                 member=locked,
                 kind=kind,
@@ -181,6 +189,8 @@ def member_event_record(
                 occurred_at=occurred_at,
                 ref=order_ref or event_id,
                 actor=actor,
+                rules=rules,
+                caps_in_statement=in_one_statement,
             )
             # Inserted with the rules' effects; updated only when a take-back or a tier
             # change adds to them.
@@ -190,7 +200,7 @@ def member_event_record(
                 "tier_before": tier_before,
                 "tier_after": tier_before,
             }
-            event = MemberEvent.objects.create(
+            event = MemberEvent(
                 member=locked,
                 event_id=event_id,
                 kind=kind,
@@ -201,10 +211,21 @@ def member_event_record(
                 effects=effects,
                 **MemberEvent.actor_stamp(actor, extra=extra),
             )
-            earned_write(earned, event=event)
-            final = _apply(
-                member=locked, event=event, earned=earned, purchase=purchase, actor=actor, now=now
-            )
+            if in_one_statement:
+                final = _write_in_one_statement(
+                    member=locked, event=event, earned=earned, actor=actor, now=now
+                )
+            else:
+                event.save(force_insert=True)
+                earned_write(earned, event=event)
+                final = _apply(
+                    member=locked,
+                    event=event,
+                    earned=earned,
+                    purchase=purchase,
+                    actor=actor,
+                    now=now,
+                )
             if final != effects:
                 event.effects = final
                 event.save(update_fields=["effects"])
@@ -222,6 +243,23 @@ def member_event_record(
             ) from None
         raise
     return event, True
+
+
+def _write_in_one_statement(
+    *, member: Member, event: MemberEvent, earned: Earned, actor: Actor, now: dt.datetime
+) -> dict[str, Any]:
+    """What `_apply` does for an event that is not a refund, on PostgreSQL: the rows and
+    the member's summary in one statement (`event_rows_write`); the tier evaluation only
+    when that statement found a tier above the member's within reach."""
+    # The statement sets the event's points (in `event.effects`, this same dict) to what
+    # the daily caps left.
+    effects = event.effects
+    reachable = event_rows_write(event=event, earned=earned, member=member, now=now)
+    member.last_event_at = event.occurred_at
+    if not reachable:
+        return effects
+    tier_before, tier_after = member_tier_evaluate(member=member, now=now, actor=actor, event=event)
+    return {**effects, "tier_before": tier_before, "tier_after": tier_after}
 
 
 def _apply(
