@@ -9,3 +9,11 @@ class EntitlementsConfig(AppConfig):
     console_order = 20
     # Collected by riskcontrol's roles after every migrate.
     role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
+
+    def ready(self) -> None:
+        # A tier upgrade (members) grants the tier's on_upgrade benefits, after commit.
+        from members.hooks import on_tier_upgrade
+
+        from .tasks import enqueue_upgrade_grants
+
+        on_tier_upgrade(enqueue_upgrade_grants)

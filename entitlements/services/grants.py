@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.models import Member
+from members.models import Member, Tier
 from members.services import InsufficientPoints, points_spend
 from members.services.points import member_lock
 from members.services.segments import segment_members
@@ -111,11 +111,15 @@ def benefit_grant(
     occasion: str = "",
     dedupe_key: str | None = None,
     now: dt.datetime | None = None,
+    tier: Tier | None = None,
 ) -> GrantResult:
     """Grant `benefit` to `member` through route `via`. Returns the grant (fulfilled or
     pending) and the units taken; raises a `GrantRefused` (or `InsufficientPoints`)
     after recording a failed grant. With `dedupe_key` (an upgrade, a period start, an
-    automation firing) a second call finds the first grant and changes nothing."""
+    automation firing) a second call finds the first grant and changes nothing.
+    `tier` (tier route only): the tier whose matrix row applies, when it is not the
+    member's tier now — an `on_upgrade` grant is for the tier the upgrade reached, which
+    the member may have left again by the time the grant runs."""
     if isinstance(benefit, str):
         benefit = benefit_get(benefit)
     account = (account or "").strip()
@@ -143,7 +147,13 @@ def benefit_grant(
         try:
             with transaction.atomic():
                 taken = _attempt(
-                    grant, benefit, member=locked, account=account, address=address, now=now
+                    grant,
+                    benefit,
+                    member=locked,
+                    account=account,
+                    address=address,
+                    now=now,
+                    tier=tier,
                 )
                 return GrantResult(grant=grant, taken=taken)
         except IntegrityError:
@@ -171,12 +181,19 @@ def benefit_grant(
 
 
 def _attempt(
-    grant: Grant, benefit: Benefit, *, member: Member, account: str, address: str, now
+    grant: Grant,
+    benefit: Benefit,
+    *,
+    member: Member,
+    account: str,
+    address: str,
+    now,
+    tier: Tier | None = None,
 ) -> list[Taken]:
     _check_offer(benefit, member, now)
     via = grant.via
     if via == Grant.Via.TIER:
-        row = _tier_row(member, benefit, grant.occasion)
+        row = _tier_row(member, benefit, grant.occasion, tier=tier)
         grant.quota_scope = QuotaUse.Scope.TIER
         grant.quota_period_start = quota_take(
             member=member,
@@ -250,17 +267,21 @@ def _check_offer(benefit: Benefit, member: Member, now: dt.datetime) -> None:
         )
 
 
-def _tier_row(member: Member, benefit: Benefit, occasion: str) -> TierBenefit:
+def _tier_row(
+    member: Member, benefit: Benefit, occasion: str, *, tier: Tier | None = None
+) -> TierBenefit:
     mode = {
         "claim": TierBenefit.Mode.CLAIMABLE,
         "on_upgrade": TierBenefit.Mode.ON_UPGRADE,
         "each_period": TierBenefit.Mode.EACH_PERIOD,
     }.get(occasion, TierBenefit.Mode.CLAIMABLE)
-    row = TierBenefit.objects.filter(tier_id=member.tier_id, benefit=benefit, mode=mode).first()
+    tier_id = tier.pk if tier is not None else member.tier_id
+    row = TierBenefit.objects.filter(tier_id=tier_id, benefit=benefit, mode=mode).first()
     if row is None:
-        tier = member.tier.name if member.tier_id else _("no tier")
+        held = tier or member.tier
+        name = held.name if held is not None else _("no tier")
         raise NotEligible(
-            _("%(code)s is not a benefit of %(tier)s.") % {"code": benefit.code, "tier": tier}
+            _("%(code)s is not a benefit of %(tier)s.") % {"code": benefit.code, "tier": name}
         )
     return row
 

@@ -43,6 +43,7 @@ from django.utils.translation import gettext as _
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
+from ..hooks import announce_tier_upgrade
 from ..models import GrowthEntry, Member, MemberEvent, Tier, TierChange, TierPolicy
 
 _TIER_FIELDS = ["tier", "tier_since", "tier_held_until", "tier_manual_until"]
@@ -121,7 +122,7 @@ def member_tier_evaluate(
     member.tier_held_until = add_months(now, policy.hold_months)
     member.tier_manual_until = None
     member.save(update_fields=_TIER_FIELDS)
-    TierChange.objects.create(
+    change = TierChange.objects.create(
         member=member,
         from_tier=before,
         to_tier=earned,
@@ -129,6 +130,7 @@ def member_tier_evaluate(
         event=event,
         **TierChange.actor_stamp(actor),
     )
+    announce_tier_upgrade(change)  # after commit: the apps that act on upgrades (hooks)
     return _code(before), earned.code
 
 
@@ -284,6 +286,7 @@ def _review_chunk(members_qs, *, now: dt.datetime, everyone: bool, actor: Actor)
         Member.objects.bulk_update(to_save, _TIER_FIELDS)
     if changes:
         TierChange.objects.bulk_create(changes)
+        announce_tier_upgrade(changes)  # the upgrades among them, after the chunk commits
     return len(changes)
 
 
