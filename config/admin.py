@@ -103,6 +103,9 @@ TASK_LABELS = {
     "members.tasks.lifecycle_recompute_task": _("Recompute lifecycle stages"),
     "members.tasks.points_expire_task": _("Expire points past their validity"),
     "members.tasks.segments_tag_scheduled": _("Tag the members of nightly segments"),
+    "entitlements.tasks.upgrade_grants_task": _("Grant a tier's benefits on upgrade"),
+    "entitlements.tasks.upgrade_grants_missing_task": _("Grant missed upgrade benefits"),
+    "entitlements.tasks.period_grants_task": _("Grant the tier benefits of the period"),
 }
 SCHEDULE_LABELS = {
     "purge-expired-idempotency-keys": TASK_LABELS["riskcontrol.tasks.idempotency_purge_expired"],
@@ -113,6 +116,8 @@ SCHEDULE_LABELS = {
     "members-lifecycle-recompute": TASK_LABELS["members.tasks.lifecycle_recompute_task"],
     "expire-points": TASK_LABELS["members.tasks.points_expire_task"],
     "segments-tag-scheduled": TASK_LABELS["members.tasks.segments_tag_scheduled"],
+    "benefits-period-grants": TASK_LABELS["entitlements.tasks.period_grants_task"],
+    "benefits-upgrade-grants": TASK_LABELS["entitlements.tasks.upgrade_grants_missing_task"],
 }
 
 

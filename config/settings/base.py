@@ -361,6 +361,19 @@ CELERY_BEAT_SCHEDULE |= {
         "schedule": crontab(hour=2, minute=30),
     },
 }
+CELERY_BEAT_SCHEDULE |= {
+    # Tier benefits (entitlements/services/periodic.py, upgrades.py). Every period
+    # (day, week, month, quarter, year) starts at a midnight, platform time.
+    "benefits-period-grants": {
+        "task": "entitlements.tasks.period_grants_task",
+        "schedule": crontab(hour=0, minute=5),
+    },
+    # The safety net for on_upgrade grants whose task was lost.
+    "benefits-upgrade-grants": {
+        "task": "entitlements.tasks.upgrade_grants_missing_task",
+        "schedule": 3600.0,
+    },
+}
 
 # --- Security (production values; `check --deploy` must be clean with DEBUG off) -------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
