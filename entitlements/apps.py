@@ -9,6 +9,11 @@ class EntitlementsConfig(AppConfig):
     console_order = 20
     # Collected by riskcontrol's roles after every migrate.
     role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
+    # Sections of the program file (riskcontrol.programfile), after the members' ones.
+    program_sections = (
+        "entitlements.programfile.BenefitsSection",
+        "entitlements.programfile.TierBenefitsSection",
+    )
 
     def ready(self) -> None:
         # A tier upgrade (members) grants the tier's on_upgrade benefits, after commit.
