@@ -27,6 +27,9 @@ Quanyi demo — http://127.0.0.1:8000/admin/
   Try: curl -H 'Authorization: Api-Key <key>' http://127.0.0.1:8000/api/v1/members/M0001
   Claim: curl -X POST -H 'Content-Type: application/json' -H 'Authorization: Api-Key <key>' \
 -d '{"member": "M0001"}' http://127.0.0.1:8000/api/v1/batches/WELCOME10/claims
+  Grant a tier benefit: curl -X POST -H 'Content-Type: application/json' -H 'Authorization: \
+Api-Key <key>' -d '{"benefit": "COFFEE", "via": "tier"}' \
+http://127.0.0.1:8000/api/v1/members/M0001/grants
   API docs: http://127.0.0.1:8000/api/v1/docs
 ========================================================================
 """
@@ -53,8 +56,13 @@ def test_seed_demo_prints_the_logins_and_a_fresh_key_and_loads_each_apps_data():
 
     # then
     assert text == EXPECTED
-    assert set(VoucherBatch.objects.values_list("code", flat=True)) == {"WELCOME10", "GOLD20"}
-    assert Voucher.objects.count() == 1500
+    assert set(VoucherBatch.objects.values_list("code", flat=True)) == {
+        "WELCOME10",
+        "GOLD20",
+        "COFFEE-DEMO",  # the benefit catalog's own (entitlements/demo.py)
+        "TEA-DEMO",
+    }
+    assert Voucher.objects.count() == 1500 + 700
     assert Member.objects.filter(external_id="M0001").exists()
     assert set(Store.objects.values_list("code", flat=True)) >= {"S001", "S002"}
     assert StoreStaff.objects.filter(user__username="manager").count() == 2

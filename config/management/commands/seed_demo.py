@@ -1,12 +1,14 @@
 """Demo data for a first run. Each app owns its demo data (`<app>/demo.py`); this
 command runs them in layer order (riskcontrol, the demo member program
 (`members/demo_program.yaml`, through the program file's apply), members, vouchers,
-redemption; the partner key last) and lives in `config`, the one package allowed to
+the benefit catalog (`entitlements/demo_program.yaml`, on the demo batches), redemption;
+the partner key last) and lives in `config`, the one package allowed to
 import every app. Analytics only reads, so it seeds nothing."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from entitlements import demo as entitlements_demo
 from members import demo as members_demo
 from redemption import demo as redemption_demo
 from riskcontrol import demo as riskcontrol_demo
@@ -34,6 +36,7 @@ class Command(BaseCommand):
         )
         member_ids = members_demo.seed()
         batch_codes = vouchers_demo.seed()
+        benefit_codes = entitlements_demo.seed()
         store_codes = redemption_demo.seed()
         raw_key = riskcontrol_demo.seed_partner_key()
 
@@ -56,6 +59,12 @@ class Command(BaseCommand):
             "  Claim: curl -X POST -H 'Content-Type: application/json' -H 'Authorization: "
             f'Api-Key {raw_key}\' -d \'{{"member": "{member_ids[0]}"}}\' '
             f"http://127.0.0.1:8000/api/v1/batches/{batch_codes[0]}/claims"
+        )
+        out(
+            "  Grant a tier benefit: curl -X POST -H 'Content-Type: application/json' -H "
+            f"'Authorization: Api-Key {raw_key}' -d "
+            f'\'{{"benefit": "{benefit_codes[0]}", "via": "tier"}}\' '
+            f"http://127.0.0.1:8000/api/v1/members/{member_ids[0]}/grants"
         )
         out("  API docs: http://127.0.0.1:8000/api/v1/docs")
         out(line)
