@@ -4,6 +4,7 @@ Target: 100,000 gold members "in minutes".
 
     .venv/bin/python bench/period_grants.py                     # 20,000 gold members
     .venv/bin/python bench/period_grants.py --members 100000
+    .venv/bin/python bench/period_grants.py --workers 2     # 2 processes, one shard each
 
 Uses its own database (dropped and created, then migrated; dropped at the end unless
 --keep). Set-up: --members gold members and as many normal ones (which the anti-join
@@ -12,7 +13,9 @@ vouchers (no per-member limit); one matrix row "gold, COFFEE, 1 a month, each_pe
 Then: the dry run (the anti-join count alone), one timed run (every grant through
 `benefit_grant`, one short transaction each), a check (one fulfilled grant and one
 distinct voucher per gold member, none for the others) and a second run that must
-grant nothing. Prints members/s and the extrapolation to 100,000.
+grant nothing. Prints members/s and the extrapolation to 100,000. With --workers N the
+timed run is N processes side by side, each `period_grants(shard=(i, N))` — what the
+beat task does with BENEFITS_PERIOD_SHARDS=N and N Celery worker processes.
 """
 
 from __future__ import annotations
@@ -84,10 +87,49 @@ def check(members: int) -> dict[str, int]:
     }
 
 
+def _shard_run(index: int, count: int, now_iso: str, chunk: int) -> tuple[int, int, int]:
+    """One worker process's part: (granted, existing, failed)."""
+    import datetime as dt
+
+    from entitlements.services.periodic import period_grants
+
+    try:
+        [part] = period_grants(
+            now=dt.datetime.fromisoformat(now_iso), chunk=chunk, shard=(index, count)
+        )
+        report = part.report
+        return report.granted, report.existing, sum(report.failed.values())
+    finally:
+        _common.close_django_connections()
+
+
+def timed_run(*, now, chunk: int, workers: int, progress):
+    """The timed run: in this process, or in `workers` forked processes (one shard
+    each). Returns (granted, summary)."""
+    from entitlements.services.periodic import period_grants
+
+    if workers <= 1:
+        [part] = period_grants(now=now, chunk=chunk, progress=progress)
+        return part.report.granted, part.report.summary()
+    import multiprocessing
+
+    _common.close_django_connections()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        results = pool.starmap(
+            _shard_run, [(index, workers, now.isoformat(), chunk) for index in range(workers)]
+        )
+    granted = sum(r[0] for r in results)
+    return granted, f"granted {granted}, already granted {sum(r[1] for r in results)}, " + (
+        f"failed {sum(r[2] for r in results)} ({workers} processes)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=20_000, help="gold members")
     parser.add_argument("--chunk", type=int, default=1000, help="members per query")
+    parser.add_argument("--workers", type=int, default=1, help="processes, one shard each")
     parser.add_argument("--db", default="quanyi_bench_period_grants")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     args = parser.parse_args()
@@ -126,11 +168,13 @@ def main() -> int:
                 done = part.report.granted
                 print(f"    {done:,} granted, {done / (last[0] - started):,.0f}/s", flush=True)
 
-        [part] = period_grants(now=now, chunk=args.chunk, progress=progress)
+        granted, summary = timed_run(
+            now=now, chunk=args.chunk, workers=args.workers, progress=progress
+        )
         seconds = time.perf_counter() - started
-        rate = part.report.granted / seconds
+        rate = granted / seconds
         print(
-            f"period_grants: {part.report.summary()} in {seconds:.1f} s: {rate:,.0f} "
+            f"period_grants: {summary} in {seconds:.1f} s: {rate:,.0f} "
             f"members/s; {TARGET_MEMBERS:,} members would take "
             f"{TARGET_MEMBERS / rate / 60:.1f} min"
         )

@@ -106,6 +106,9 @@ TASK_LABELS = {
     "entitlements.tasks.upgrade_grants_task": _("Grant a tier's benefits on upgrade"),
     "entitlements.tasks.upgrade_grants_missing_task": _("Grant missed upgrade benefits"),
     "entitlements.tasks.period_grants_task": _("Grant the tier benefits of the period"),
+    "entitlements.tasks.period_grants_shard_task": _(
+        "Grant the tier benefits of the period (part)"
+    ),
 }
 SCHEDULE_LABELS = {
     "purge-expired-idempotency-keys": TASK_LABELS["riskcontrol.tasks.idempotency_purge_expired"],

@@ -374,6 +374,9 @@ CELERY_BEAT_SCHEDULE |= {
         "schedule": 3600.0,
     },
 }
+# The nightly each_period run split over this many tasks (members by id modulo), for
+# several workers to share (docs/BENCHMARKS.md, "Benefits (issue 13)").
+BENEFITS_PERIOD_SHARDS = env.int("BENEFITS_PERIOD_SHARDS", default=1)
 
 # --- Security (production values; `check --deploy` must be clean with DEBUG off) -------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import CharField, Exists, OuterRef, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models.functions import Cast, Concat, Mod
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,11 +79,17 @@ def period_grants(
     chunk: int = 1000,
     rows: list[TierBenefit] | None = None,
     progress: Callable[[PeriodRow], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[PeriodRow]:
     """Grant every `each_period` row (or `rows`) for the period containing `now` to the
     members of its tier that lack it; `dry_run` counts them instead. Returns one
-    `PeriodRow` per matrix row; `progress` is called after every chunk."""
+    `PeriodRow` per matrix row; `progress` is called after every chunk. `shard=(i, n)`
+    takes only the members whose id is i modulo n, so n workers share a run without
+    meeting on a member."""
     now = now or timezone.now()
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index} of {count}")
     if rows is None:
         rows = list(
             TierBenefit.objects.filter(mode=TierBenefit.Mode.EACH_PERIOD)
@@ -99,6 +105,8 @@ def period_grants(
             part.report.notes.append(skipped)
             continue
         lacking = _lacking(row, part.start)
+        if count > 1:
+            lacking = lacking.alias(shard=Mod("pk", count)).filter(shard=index)
         if dry_run:
             part.report.would_grant = lacking.count()
             continue

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from config.admin import SCHEDULE_LABELS, TASK_LABELS
 from entitlements.models import Grant, QuotaUse
 from entitlements.services import benefit_grant
 from entitlements.services.periodic import period_grants, period_key
+from entitlements.tasks import period_grants_task
 from members.models import Member
 from riskcontrol.core.actors import Actor
 from tests.entitlements.factories import add_source, make_benefit, make_tier, matrix
@@ -211,3 +212,34 @@ def test_two_racing_runs_grant_each_member_once(gold):
     assert sum(parts[0].report.granted for parts in results) == 30
     assert Grant.objects.filter(status="fulfilled").count() == 30
     assert Grant.objects.filter(status="failed").count() == 0
+
+
+@pytest.mark.django_db
+def test_shards_split_the_members_and_together_grant_each_once(gold):
+    golds = members(gold, 7)
+    matrix(gold, coffee(), period="month", mode="each_period")
+
+    [first] = period_grants(now=JAN, shard=(0, 2))
+    [second] = period_grants(now=JAN, shard=(1, 2))
+
+    assert first.report.granted == len([m for m in golds if m.pk % 2 == 0])
+    assert first.report.granted + second.report.granted == 7
+    assert len({m for m, _key in period_grant_rows()}) == 7
+
+
+@pytest.mark.django_db
+def test_the_beat_task_fans_out_over_the_configured_shards(gold, settings):
+    settings.BENEFITS_PERIOD_SHARDS = 3
+    members(gold, 5)
+    matrix(gold, coffee(), period="month", mode="each_period")
+
+    period_grants_task.delay()
+    period_grants_task.delay()
+
+    assert Grant.objects.filter(occasion="each_period", status="fulfilled").count() == 5
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_a_bad_shard():
+    with pytest.raises(CommandError, match="--shard must be I/N"):
+        run("--shard", "2/2")

@@ -16,11 +16,19 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Count the grants instead of making them."
         )
         parser.add_argument("--chunk", type=int, default=1000, help="Members per query.")
+        parser.add_argument(
+            "--shard",
+            default="0/1",
+            help="I/N: only members whose id is I modulo N (run N commands side by side).",
+        )
 
-    def handle(self, *args, dry_run: bool, chunk: int, **options) -> None:
+    def handle(self, *args, dry_run: bool, chunk: int, shard: str, **options) -> None:
         if chunk < 1:
             raise CommandError(_("--chunk must be at least 1."))
-        parts = period_grants(dry_run=dry_run, chunk=chunk)
+        index, _slash, count = shard.partition("/")
+        if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+            raise CommandError(_("--shard must be I/N with 0 <= I < N, e.g. 0/4."))
+        parts = period_grants(dry_run=dry_run, chunk=chunk, shard=(int(index), int(count)))
         if not parts:
             self.stdout.write(_("No each_period rows in the tier benefit matrix."))
         for part in parts:
