@@ -14,7 +14,6 @@ review that announced it, nor the other callbacks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import partial
 
 from django.db import transaction
 
@@ -56,4 +55,13 @@ def announce_tier_upgrade(changes: TierChange | Iterable[TierChange]) -> None:
     if not ids:
         return
     for callback in _tier_upgrade_callbacks:
-        transaction.on_commit(partial(callback, ids), robust=True)
+        transaction.on_commit(_bound(callback, ids), robust=True)
+
+
+def _bound(callback: TierUpgradeCallback, ids: list[int]) -> Callable[[], None]:
+    # Not functools.partial: Django names a failing robust callback by its __qualname__.
+    def run() -> None:
+        callback(ids)
+
+    run.__qualname__ = getattr(callback, "__qualname__", "tier upgrade callback")
+    return run

@@ -11,6 +11,7 @@ from django.core.management import call_command
 
 from entitlements.models import Grant, TierBenefit
 from entitlements.services.upgrades import upgrade_grants, upgrade_key
+from members import hooks
 from members.models import EarningRule, Member, TierChange
 from members.services import tiers_review
 from tests.entitlements.factories import add_item, add_source, make_benefit, make_tier, matrix
@@ -214,3 +215,20 @@ def test_a_downgrade_grants_nothing(program):
     report = upgrade_grants(change_ids=[change.pk])
 
     assert (report.granted, Grant.objects.count()) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_upgrade_callback_breaks_neither_the_event_nor_the_others(
+    program, events, monkeypatch, caplog
+):
+    def broken(change_ids):
+        raise RuntimeError("broker down")
+
+    monkeypatch.setattr(hooks, "_tier_upgrade_callbacks", [broken, *hooks._tier_upgrade_callbacks])
+    member = MemberFactory(external_id="U8", tier=program["normal"])
+
+    effects = purchase(events, "U8", "e1", "1200.00")
+
+    assert effects["tier_after"] == "silver"
+    assert [grant[:2] for grant in upgrade_grants_of(member)] == [("WELCOME-S", "fulfilled")]
+    assert "broker down" in caplog.text
