@@ -35,7 +35,7 @@ MEMBER_REFUSALS = ("not_eligible", "quota_exhausted", "region_unavailable", "ins
 BENEFIT_REFUSALS = (OutOfStock, BudgetExhausted, BenefitInactive)
 
 # Kinds a grant without a member's input cannot fulfil (they need an address or an
-# account): the program file and the console refuse them for automatic modes.
+# account): the program file refuses them in automatic modes, and a run skips them.
 NEEDS_INPUT = ("physical", "direct_topup")
 
 
@@ -53,14 +53,6 @@ class RunReport:
     would_grant: int = 0  # dry run: grants the run would attempt
     notes: list[str] = field(default_factory=list)  # rows stopped or skipped, and why
     stopped: set[int] = field(default_factory=set)  # benefit ids refused for everyone
-
-    def merge(self, other: RunReport) -> None:
-        self.granted += other.granted
-        self.existing += other.existing
-        self.failed.update(other.failed)
-        self.would_grant += other.would_grant
-        self.notes += other.notes
-        self.stopped |= other.stopped
 
     def summary(self) -> str:
         failed = ", ".join(f"{code} {n}" for code, n in sorted(self.failed.items())) or "0"
