@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from entitlements.models import Grant, TierBenefit
-from entitlements.services.upgrades import upgrade_grants, upgrade_key
+from entitlements.services.upgrades import upgrade_grants, upgrade_grants_missing, upgrade_key
 from members import hooks
 from members.models import EarningRule, Member, TierChange
 from members.services import tiers_review
@@ -232,3 +232,28 @@ def test_a_failing_upgrade_callback_breaks_neither_the_event_nor_the_others(
     assert effects["tier_after"] == "silver"
     assert [grant[:2] for grant in upgrade_grants_of(member)] == [("WELCOME-S", "fulfilled")]
     assert "broker down" in caplog.text
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_the_task_and_the_safety_net_racing_on_one_upgrade_grant_once(program):
+    member = MemberFactory(external_id="U9", tier=program["silver"])
+    change = TierChange.objects.create(
+        member=member,
+        from_tier=program["normal"],
+        to_tier=program["silver"],
+        reason="upgrade",
+        actor_kind="system",
+        actor_label="system",
+    )
+
+    results = race(
+        6,
+        lambda i: (
+            upgrade_grants(change_ids=[change.pk]) if i % 2 else upgrade_grants_missing(days=1)
+        ),
+    )
+
+    assert sum(report.granted for report in results) == 1
+    assert [grant[:2] for grant in upgrade_grants_of(member)] == [("WELCOME-S", "fulfilled")]
+    assert member.vouchers.count() == 1
