@@ -28,7 +28,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import NotFound, ValidationFailed
 
 from ..errors import BenefitInactive, BudgetExhausted, GrantRefused, OutOfStock
-from ..models import Grant, TierBenefit
+from ..models import Benefit, Grant, PackItem, TierBenefit
 from .grants import benefit_grant
 
 MEMBER_REFUSALS = ("not_eligible", "quota_exhausted", "region_unavailable", "insufficient_points")
@@ -37,6 +37,21 @@ BENEFIT_REFUSALS = (OutOfStock, BudgetExhausted, BenefitInactive)
 # Kinds a grant without a member's input cannot fulfil (they need an address or an
 # account): the program file refuses them in automatic modes, and a run skips them.
 NEEDS_INPUT = ("physical", "direct_topup")
+
+
+def benefits_needing_input(benefit_ids) -> set[int]:
+    """Of these benefits, those an automatic grant cannot fulfil: a gift or a top-up, or
+    a pack holding one (two queries)."""
+    ids = set(benefit_ids)
+    needing = set(
+        Benefit.objects.filter(pk__in=ids, kind__in=NEEDS_INPUT).values_list("pk", flat=True)
+    )
+    needing |= set(
+        PackItem.objects.filter(pack_id__in=ids, item__kind__in=NEEDS_INPUT).values_list(
+            "pack_id", flat=True
+        )
+    )
+    return needing
 
 
 def automatic_actor() -> Actor:

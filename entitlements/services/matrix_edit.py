@@ -23,6 +23,7 @@ from riskcontrol.core.audit import audit_changes, audit_record
 from riskcontrol.core.errors import ValidationFailed
 
 from ..models import Benefit, TierBenefit
+from .automatic import benefits_needing_input
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,11 @@ def tier_matrix() -> Grid:
     }
 
 
-def cell_errors(cell: Cell) -> list[str]:
-    """Why a cell's value cannot be saved, in plain sentences."""
+def cell_errors(cell: Cell, *, needs_input: bool = False) -> list[str]:
+    """Why a cell's value cannot be saved, in plain sentences. `needs_input`: the
+    benefit needs the member's address or account (a gift, a top-up, or a pack holding
+    one), so only the member can claim it. A lifetime period with `each_period` is
+    granted once (the program file's rule too)."""
     errors: list[str] = []
     if cell.quota < 1:
         errors.append(_("The quota must be at least 1; clear it to take the benefit out."))
@@ -58,8 +62,13 @@ def cell_errors(cell: Cell) -> list[str]:
         errors.append(_("Choose a period."))
     if cell.mode not in TierBenefit.Mode.values:
         errors.append(_("Choose how the benefit is granted."))
-    if cell.mode == TierBenefit.Mode.EACH_PERIOD and cell.period == Benefit.Period.LIFETIME:
-        errors.append(_("A benefit granted each period needs a period other than lifetime."))
+    if needs_input and cell.mode != TierBenefit.Mode.CLAIMABLE:
+        errors.append(
+            _(
+                "This benefit needs the member's address or account, so it can only be "
+                "claimed by the member, not granted automatically."
+            )
+        )
     return errors
 
 
@@ -81,11 +90,12 @@ def tier_matrix_save(*, cells: Grid, shown: Grid, actor: Actor) -> int:
     errors: dict[str, list[str]] = {}
     tiers = Tier.objects.in_bulk({tier_id for tier_id, _b in changed})
     benefits = Benefit.objects.in_bulk({benefit_id for _t, benefit_id in changed})
+    needing = benefits_needing_input(benefits)
     for key, cell in changed.items():
         if key[0] not in tiers or key[1] not in benefits:
             errors[cell_key(*key)] = [_("This tier or benefit no longer exists.")]
-        elif cell is not None and cell_errors(cell):
-            errors[cell_key(*key)] = cell_errors(cell)
+        elif cell is not None and cell_errors(cell, needs_input=key[1] in needing):
+            errors[cell_key(*key)] = cell_errors(cell, needs_input=key[1] in needing)
     if errors:
         raise ValidationFailed(errors)
     rows = {

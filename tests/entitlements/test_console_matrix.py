@@ -62,11 +62,12 @@ def test_an_operator_gives_gold_a_monthly_quota_of_two_and_it_is_audited(console
 
 def test_an_invalid_cell_saves_nothing_and_says_why_on_the_cell(console_client):
     gold = make_tier("gold", 3)
-    coffee, tea = make_benefit(stock=1, code="COFFEE"), make_benefit(stock=1, code="TEA")
+    coffee = make_benefit(stock=1, code="COFFEE")
+    tea = make_benefit(stock=None, code="MUG", kind="physical")
     client = console_client("Operator")
     edits = {
         f"{gold.pk}-{coffee.pk}": {"q": "3"},
-        f"{gold.pk}-{tea.pk}": {"q": "1", "p": "lifetime", "m": "each_period"},
+        f"{gold.pk}-{tea.pk}": {"q": "1", "p": "month", "m": "each_period"},
     }
 
     response = client.post(GRID, _grid_post(client, edits))
@@ -74,7 +75,8 @@ def test_an_invalid_cell_saves_nothing_and_says_why_on_the_cell(console_client):
     assert response.status_code == 200
     cells = {cell.key: cell for row in response.context["rows"] for cell in row["cells"]}
     assert cells[f"{gold.pk}-{tea.pk}"].errors == [
-        "A benefit granted each period needs a period other than lifetime."
+        "This benefit needs the member's address or account, so it can only be "
+        "claimed by the member, not granted automatically."
     ]
     assert cells[f"{gold.pk}-{coffee.pk}"].quota == "3"  # kept as typed
     assert not TierBenefit.objects.exists()
