@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -25,8 +26,33 @@ class MemberEvent(PartnerActorStamped):
         PROFILE_UPDATED = "profile_updated", _("profile updated")
         # plus "custom.<name>", which has no fixed label
 
+    # The member, client and user columns carry no index of their own: the composite
+    # indexes below start with member and with partner_client, and an operator's events
+    # are never looked up by user (each index is one more write per event).
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="events", verbose_name=_("member")
+        Member,
+        on_delete=models.CASCADE,
+        related_name="events",
+        verbose_name=_("member"),
+        db_index=False,
+    )
+    partner_client = models.ForeignKey(
+        "riskcontrol.PartnerClient",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("partner client"),
+        db_index=False,
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+        db_index=False,
     )
     event_id = models.CharField(_("event id"), max_length=64)
     kind = models.CharField(_("kind"), max_length=64)

@@ -43,7 +43,11 @@ class GrowthEntry(models.Model):
     the sum over the policy's last `qualifying_months`."""
 
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="growth_entries", verbose_name=_("member")
+        Member,
+        on_delete=models.CASCADE,
+        related_name="growth_entries",
+        verbose_name=_("member"),
+        db_index=False,  # growth_member_time (member, occurred_at) serves it
     )
     amount = models.IntegerField(_("amount"))
     occurred_at = models.DateTimeField(_("occurred at"))

@@ -174,8 +174,12 @@ class PointsDaily(models.Model):
     """Points a member earned through one rule on one day (platform time zone): the
     daily cap's counter, written under the member's row lock."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
-    rule = models.ForeignKey(EarningRule, on_delete=models.CASCADE, related_name="+")
+    # points_daily_unique (member, rule, day) serves lookups by member; a rule's rows are
+    # looked up only when the rule is deleted.
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    rule = models.ForeignKey(
+        EarningRule, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
     points = models.PositiveIntegerField(default=0)
 
