@@ -110,18 +110,22 @@ def benefit_grant(
     address: str = "",
     occasion: str = "",
     dedupe_key: str | None = None,
+    context: dict | None = None,
     now: dt.datetime | None = None,
 ) -> GrantResult:
     """Grant `benefit` to `member` through route `via`. Returns the grant (fulfilled or
     pending) and the units taken; raises a `GrantRefused` (or `InsufficientPoints`)
     after recording a failed grant. With `dedupe_key` (an upgrade, a period start, an
-    automation firing) a second call finds the first grant and changes nothing."""
+    automation firing) a second call finds the first grant and changes nothing.
+    `context` is the end user's own address and device as a partner saw them (API.md,
+    "End-user context"); it is kept with the grant's actor stamp."""
     if isinstance(benefit, str):
         benefit = benefit_get(benefit)
     account = (account or "").strip()
     address = (address or "").strip()
     _validate_inputs(benefit, via, account, address)
     occasion = occasion or ("claim" if via == Grant.Via.TIER else "")
+    stamp = Grant.actor_stamp(actor, extra={"end_user": context} if context else None)
     refusal: Exception | None = None
     with transaction.atomic():
         locked = member_lock(member)
@@ -138,7 +142,7 @@ def benefit_grant(
             occasion=occasion,
             channel=channel[:32],
             dedupe_key=dedupe_key,
-            **Grant.actor_stamp(actor),
+            **stamp,
         )
         try:
             with transaction.atomic():
@@ -165,7 +169,7 @@ def benefit_grant(
                 status=Grant.Status.FAILED,
                 failure=error.code,
                 failure_detail=str(error.detail)[:255],
-                **Grant.actor_stamp(actor),
+                **stamp,
             )
     raise refusal
 
