@@ -33,6 +33,7 @@ from .serializers import (
     GrantCreatedOutput,
     GrantCreateInput,
     GrantOutput,
+    entitlements_data,
 )
 from .services import benefit_grant
 
@@ -266,4 +267,4 @@ class MemberEntitlementsApi(PartnerApi):
     )
     def get(self, request: Request, external_id: str) -> Response:
         member = selectors.entitlements_member(external_id=external_id)
-        return Response(EntitlementsOutput(selectors.member_entitlements(member)).data)
+        return Response(entitlements_data(selectors.member_entitlements(member)))

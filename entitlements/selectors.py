@@ -7,26 +7,20 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
+from types import SimpleNamespace
 
+from django.db import connection
 from django.db.models import (
-    CharField,
-    F,
-    FilteredRelation,
-    IntegerField,
-    OuterRef,
     Prefetch,
-    Q,
     QuerySet,
-    Subquery,
-    Value,
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.models import Member, Tier
+from members.models import Member, Segment, Tier
 from members.services.segments import segment_members
 from riskcontrol.core.errors import NotFound, ValidationFailed
-from vouchers.models import Voucher
 from vouchers.rules import voucher_redeem_refusal
 
 from .models import (
@@ -35,7 +29,6 @@ from .models import (
     Grant,
     GrantVoucher,
     PackItem,
-    QuotaUse,
     TierBenefit,
 )
 from .periods import period_start, resets_at
@@ -155,7 +148,45 @@ def entitlements_member(*, external_id: str) -> Member:
     return member
 
 
-@dataclass
+@dataclass(slots=True)
+class BenefitBrief:
+    """What a member's page shows of a benefit."""
+
+    code: str
+    name: str
+    kind: str
+    face_value: Decimal | None
+    currency: str
+    description: str
+    image_url: str
+
+
+@dataclass(slots=True)
+class Holding:
+    """A voucher the member can still use (no code), with its batch's rules."""
+
+    serial: str
+    batch: str
+    kind: str
+    status: str
+    value_type: str
+    face_value: Decimal
+    currency: str
+    percent_off: Decimal | None
+    max_discount: Decimal | None
+    min_order_amount: Decimal | None
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None  # the batch's end
+    expires_at: dt.datetime | None  # the voucher's own
+    claimed_at: dt.datetime | None
+    redeemed_at: dt.datetime | None
+    channel: str
+    benefit: str | None  # the benefit it was granted as, if it came with a grant
+    usable_now: bool
+    not_usable_because: str | None  # a `vouchers.rules.Refusal` value
+
+
+@dataclass(slots=True)
 class Quota:
     period: str
     limit: int
@@ -163,186 +194,261 @@ class Quota:
     resets_at: dt.datetime | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Claimable:
-    benefit: Benefit
+    benefit: BenefitBrief
     via: str
     quota: Quota | None
     points_price: int | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Privilege:
-    benefit: Benefit
+    benefit: BenefitBrief
     valid_until: dt.datetime | None
 
 
 @dataclass
 class Entitlements:
     member: Member
-    holdings: list[Voucher] = field(default_factory=list)
+    holdings: list[Holding] = field(default_factory=list)
     claimable: list[Claimable] = field(default_factory=list)
     privileges: list[Privilege] = field(default_factory=list)
 
 
-def _offered_now(now: dt.datetime, member: Member) -> Q:
-    """What `benefit_grant` checks first (active window, region), as a filter."""
-    return (
-        Q(active=True)
-        & (Q(active_from__isnull=True) | Q(active_from__lte=now))
-        & (Q(active_until__isnull=True) | Q(active_until__gt=now))
-        & (Q(region="") | Q(region=member.region))
-    )
+# The page is read on every opening of a member's app. Its three lists are three
+# statements written out in SQL and read as rows: building them through the ORM (query
+# compilation, ~100 model instances) cost several times their database time
+# (bench/entitlements.py, docs/BENCHMARKS.md). The SQL is plain enough for PostgreSQL
+# and SQLite alike; `_rows` adapts parameters and, on SQLite, the values read back.
+
+_HOLDINGS = """
+SELECT v.serial, v.status, v.channel, v.claimed_at, v.redeemed_at, v.expires_at,
+       v.face_value, bn.code, b.code, b.kind, b.value_type, b.face_value, b.currency,
+       b.percent_off, b.max_discount, b.min_order_amount, b.valid_from, b.valid_until,
+       b.allow_unclaimed_redemption
+FROM vouchers_voucher v
+JOIN vouchers_voucherbatch b ON b.id = v.batch_id
+LEFT JOIN entitlements_grantvoucher gv ON gv.voucher_id = v.id
+LEFT JOIN entitlements_grant g ON g.id = gv.grant_id
+LEFT JOIN entitlements_benefit bn ON bn.id = g.benefit_id
+WHERE v.member_id = %s AND v.status IN ('claimed', 'frozen')
+  AND (v.expires_at IS NULL OR v.expires_at > %s)
+ORDER BY bn.priority ASC NULLS LAST, v.expires_at ASC NULLS LAST, v.id
+"""
+# Holding columns that SQLite hands back as text or floats.
+_HOLDING_TYPES = "...tttd....d.dddtt."
+
+# Each CASE takes the start of the current day, week, month, quarter, year and lifetime
+# (the platform's time zone: entitlements.periods), in `_PERIODS` order.
+_PERIODS = ("day", "week", "month", "quarter", "year", "lifetime")
+
+# Offered now (active, window, region: what `benefit_grant` checks first) and either in
+# the member's tier matrix as claimable or exchangeable for points; with the counters of
+# the current tier and exchange periods.
+_CLAIMABLE = """
+SELECT bn.id, bn.segment_id, tb.quota, tb.period, bn.points_price, bn.exchange_limit,
+       bn.exchange_period, qt.used, qp.used,
+       bn.code, bn.name, bn.kind, bn.face_value, bn.currency, bn.description, bn.image_url
+FROM entitlements_benefit bn
+LEFT JOIN entitlements_tierbenefit tb
+  ON tb.benefit_id = bn.id AND tb.tier_id = %s AND tb.mode = 'claimable'
+LEFT JOIN entitlements_quotause qt
+  ON qt.member_id = %s AND qt.benefit_id = bn.id AND qt.scope = 'tier'
+  AND qt.period_start = CASE tb.period WHEN 'day' THEN %s WHEN 'week' THEN %s
+    WHEN 'month' THEN %s WHEN 'quarter' THEN %s WHEN 'year' THEN %s ELSE %s END
+LEFT JOIN entitlements_quotause qp
+  ON qp.member_id = %s AND qp.benefit_id = bn.id AND qp.scope = 'points'
+  AND qp.period_start = CASE bn.exchange_period WHEN 'day' THEN %s WHEN 'week' THEN %s
+    WHEN 'month' THEN %s WHEN 'quarter' THEN %s WHEN 'year' THEN %s ELSE %s END
+WHERE bn.active
+  AND (bn.active_from IS NULL OR bn.active_from <= %s)
+  AND (bn.active_until IS NULL OR bn.active_until > %s)
+  AND (bn.region = '' OR bn.region = %s)
+  AND (bn.points_price IS NOT NULL OR tb.id IS NOT NULL)
+ORDER BY bn.priority, bn.code
+"""
+_CLAIMABLE_TYPES = "............d..."
+
+_PRIVILEGES = """
+SELECT g.benefit_id, g.valid_until,
+       bn.code, bn.name, bn.kind, bn.face_value, bn.currency, bn.description, bn.image_url
+FROM entitlements_grant g
+JOIN entitlements_benefit bn ON bn.id = g.benefit_id
+WHERE g.member_id = %s AND g.status = 'fulfilled' AND bn.kind = 'privilege'
+  AND (g.valid_until IS NULL OR g.valid_until > %s)
+ORDER BY bn.priority, bn.code, g.id
+"""
+_PRIVILEGE_TYPES = ".t...d..."
 
 
-def _holdings(member: Member, now: dt.datetime) -> list[Voucher]:
+def _sqlite_value(kind: str, value):
+    if value is None or kind == ".":
+        return value
+    if kind == "t":  # a naive UTC datetime (Django's SQLite storage)
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC)
+    return Decimal(str(value))
+
+
+def _rows(sql: str, params: list, types: str) -> list[tuple]:
+    """Run `sql`; `params` are adapted as the ORM would (datetimes, dates), and on
+    SQLite the columns marked in `types` (t: datetime, d: decimal) are converted back."""
+    ops = connection.ops
+    adapted = [
+        ops.adapt_datetimefield_value(value)
+        if isinstance(value, dt.datetime)
+        else ops.adapt_datefield_value(value)
+        if isinstance(value, dt.date)
+        else value
+        for value in params
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, adapted)
+        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        return rows
+    return [tuple(_sqlite_value(k, v) for k, v in zip(types, row, strict=True)) for row in rows]
+
+
+def _holdings(member: Member, now: dt.datetime) -> list[Holding]:
     """The member's vouchers they can still use (claimed or frozen, not past their
-    expiry): benefit-granted ones by the benefit's priority first, then by expiry. Each
-    carries `benefit_code` (the benefit it was granted as, or None), `usable_now` and
-    `not_usable_because` (a `vouchers.rules.Refusal` value, or None)."""
-    granted = GrantVoucher.objects.filter(voucher_id=OuterRef("pk"))
-    vouchers = (
-        Voucher.objects.filter(
-            member_id=member.pk, status__in=[Voucher.Status.CLAIMED, Voucher.Status.FROZEN]
+    expiry), in one statement: benefit-granted ones by the benefit's priority first,
+    then by expiry. Whether each is usable now is `vouchers.rules.voucher_redeem_refusal`'s
+    decision, over the columns it reads."""
+    holdings = []
+    for (
+        serial,
+        status,
+        channel,
+        claimed_at,
+        redeemed_at,
+        expires_at,
+        own_value,
+        benefit_code,
+        batch_code,
+        kind,
+        value_type,
+        batch_value,
+        currency,
+        percent_off,
+        max_discount,
+        min_order,
+        valid_from,
+        valid_until,
+        unclaimed,
+    ) in _rows(_HOLDINGS, [member.pk, now], _HOLDING_TYPES):
+        refusal = voucher_redeem_refusal(
+            SimpleNamespace(status=status, expires_at=expires_at),
+            batch=SimpleNamespace(
+                valid_from=valid_from,
+                valid_until=valid_until,
+                allow_unclaimed_redemption=bool(unclaimed),
+            ),
+            at=now,
         )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .select_related("batch")
-        .annotate(
-            benefit_code=Subquery(granted.values("grant__benefit__code")[:1]),
-            benefit_priority=Subquery(granted.values("grant__benefit__priority")[:1]),
+        holdings.append(
+            Holding(
+                serial=serial,
+                batch=batch_code,
+                kind=kind,
+                status=status,
+                value_type=value_type,
+                face_value=own_value if own_value is not None else batch_value,
+                currency=currency,
+                percent_off=percent_off,
+                max_discount=max_discount,
+                min_order_amount=min_order,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                expires_at=expires_at,
+                claimed_at=claimed_at,
+                redeemed_at=redeemed_at,
+                channel=channel,
+                benefit=benefit_code,
+                usable_now=refusal is None,
+                not_usable_because=str(refusal) if refusal else None,
+            )
         )
-        .order_by(
-            F("benefit_priority").asc(nulls_last=True),
-            F("expires_at").asc(nulls_last=True),
-            "id",
-        )
-    )
-    holdings = list(vouchers)
-    for voucher in holdings:
-        voucher.member = member
-        refusal = voucher_redeem_refusal(voucher, batch=voucher.batch, at=now)
-        voucher.usable_now = refusal is None
-        voucher.not_usable_because = str(refusal) if refusal else None
     return holdings
 
 
 def _claimable(member: Member, now: dt.datetime) -> list[Claimable]:
     """The tier matrix rows the member may claim (mode claimable) and the benefits they
-    may exchange points for, offered now (active, region, segment), in one query plus
-    one for the quota counters of the current periods."""
-    benefits = Benefit.objects.filter(_offered_now(now, member)).select_related("segment")
-    if member.tier_id:
-        benefits = (
-            benefits.annotate(
-                row=FilteredRelation(
-                    "tier_rows",
-                    condition=Q(tier_rows__tier_id=member.tier_id)
-                    & Q(tier_rows__mode=TierBenefit.Mode.CLAIMABLE),
-                )
-            )
-            .filter(Q(points_price__isnull=False) | Q(row__id__isnull=False))
-            .annotate(row_quota=F("row__quota"), row_period=F("row__period"))
-        )
-    else:
-        benefits = benefits.filter(points_price__isnull=False).annotate(
-            row_quota=Value(None, output_field=IntegerField()),
-            row_period=Value(None, output_field=CharField()),
-        )
-    listed = list(benefits.order_by("priority", "code"))
-    listed = _in_segments(listed, member, now)
-    if not listed:
-        return []
-    starts = {period_start(period, now) for period in Benefit.Period.values}
-    used = {
-        (benefit_id, scope, start): n
-        for benefit_id, scope, start, n in QuotaUse.objects.filter(
-            member_id=member.pk, period_start__in=starts
-        ).values_list("benefit_id", "scope", "period_start", "used")
-    }
-
-    def quota(benefit: Benefit, scope: str, limit: int, period: str) -> Quota:
-        return Quota(
-            period=period,
-            limit=limit,
-            used=used.get((benefit.pk, scope, period_start(period, now)), 0),
-            resets_at=resets_at(period, now),
-        )
-
+    may exchange points for, offered now (active, region, segment), each with what the
+    member used of its quota in the current period: one statement."""
+    starts = [period_start(period, now) for period in _PERIODS]
+    params = [
+        member.tier_id,
+        member.pk,
+        *starts,
+        member.pk,
+        *starts,
+        now,
+        now,
+        member.region,
+    ]
+    rows = _in_segments(_rows(_CLAIMABLE, params, _CLAIMABLE_TYPES), member, now)
     claimable = []
-    for benefit in listed:
-        if benefit.row_quota is not None:
-            claimable.append(
-                Claimable(
-                    benefit=benefit,
-                    via=Grant.Via.TIER,
-                    quota=quota(
-                        benefit, QuotaUse.Scope.TIER, benefit.row_quota, benefit.row_period
-                    ),
-                    points_price=None,
-                )
+    for (
+        _pk,
+        _segment,
+        row_quota,
+        row_period,
+        price,
+        limit,
+        period,
+        tier_used,
+        points_used,
+        *brief,
+    ) in rows:
+        benefit = BenefitBrief(*brief)
+        if row_quota is not None:
+            quota = Quota(row_period, row_quota, tier_used or 0, resets_at(row_period, now))
+            claimable.append(Claimable(benefit, Grant.Via.TIER, quota, None))
+        if price is not None:
+            quota = (
+                Quota(period, limit, points_used or 0, resets_at(period, now)) if limit else None
             )
-        if benefit.points_price is not None:
-            claimable.append(
-                Claimable(
-                    benefit=benefit,
-                    via=Grant.Via.POINTS,
-                    quota=(
-                        quota(
-                            benefit,
-                            QuotaUse.Scope.POINTS,
-                            benefit.exchange_limit,
-                            benefit.exchange_period,
-                        )
-                        if benefit.exchange_limit
-                        else None
-                    ),
-                    points_price=benefit.points_price,
-                )
-            )
+            claimable.append(Claimable(benefit, Grant.Via.POINTS, quota, price))
     return claimable
 
 
-def _in_segments(benefits: list[Benefit], member: Member, now: dt.datetime) -> list[Benefit]:
-    """Drop segment-only benefits the member is not in: one query per distinct segment
-    among them (catalog-bound, not holdings-bound; usually none)."""
-    segments = {benefit.segment_id: benefit.segment for benefit in benefits if benefit.segment_id}
+def _in_segments(rows: list[tuple], member: Member, now: dt.datetime) -> list[tuple]:
+    """Drop rows (pk, segment_id, ...) of segment-only benefits the member is not in:
+    one query for the segments and one per distinct segment among them (catalog-bound,
+    not holdings-bound; usually none)."""
+    segment_ids = {row[1] for row in rows if row[1]}
+    if not segment_ids:
+        return rows
     inside = {
-        segment_id
-        for segment_id, segment in segments.items()
+        segment.pk
+        for segment in Segment.objects.filter(pk__in=segment_ids)
         if segment_members(segment, now=now).filter(pk=member.pk).exists()
     }
-    return [b for b in benefits if not b.segment_id or b.segment_id in inside]
+    return [row for row in rows if not row[1] or row[1] in inside]
 
 
 def _privileges(member: Member, now: dt.datetime) -> list[Privilege]:
     """Fulfilled privilege grants still valid (a privilege without `valid_days` never
-    ends); one entry per benefit, with its latest end."""
-    grants = (
-        Grant.objects.filter(
-            member_id=member.pk,
-            status=Grant.Status.FULFILLED,
-            benefit__kind=Benefit.Kind.PRIVILEGE,
-        )
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .select_related("benefit")
-        .order_by("benefit__priority", "benefit__code", "id")
-    )
+    ends); one entry per benefit, with its latest end: one statement."""
     by_benefit: dict[int, Privilege] = {}
-    for grant in grants:
-        held = by_benefit.get(grant.benefit_id)
+    for benefit_id, valid_until, *brief in _rows(_PRIVILEGES, [member.pk, now], _PRIVILEGE_TYPES):
+        held = by_benefit.get(benefit_id)
         if held is None:
-            by_benefit[grant.benefit_id] = Privilege(grant.benefit, grant.valid_until)
+            by_benefit[benefit_id] = Privilege(BenefitBrief(*brief), valid_until)
         elif held.valid_until is not None and (
-            grant.valid_until is None or grant.valid_until > held.valid_until
+            valid_until is None or valid_until > held.valid_until
         ):
-            held.valid_until = grant.valid_until
+            held.valid_until = valid_until
     return list(by_benefit.values())
 
 
 def member_entitlements(member: Member, now: dt.datetime | None = None) -> Entitlements:
     """Everything the member holds and may take now, each list in priority order.
-    Queries: holdings 1, claimable 2 (+1 per distinct segment-only benefit's segment),
-    privileges 1 — the same count for 5 holdings or 500."""
+    Queries: holdings 1, claimable 1 (+ the segments of segment-only benefits, if any
+    are offered), privileges 1 — the same count for 5 holdings or 500."""
     now = now or timezone.now()
     return Entitlements(
         member=member,

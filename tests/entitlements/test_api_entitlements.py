@@ -5,6 +5,7 @@ holdings; and the benefit catalog (GET /api/v1/benefits, /benefits/{code})."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from entitlements.models import Benefit
+from entitlements.selectors import member_entitlements
+from entitlements.serializers import EntitlementsOutput, entitlements_data
 from entitlements.services import benefit_grant
 from members.models import Member, Segment
 from riskcontrol.core.actors import Actor
@@ -304,3 +307,36 @@ def test_an_inactive_benefit_is_listed_as_inactive(reader):
     Benefit.objects.filter(code="OLD").update(active=False)
 
     assert reader.get("/api/v1/benefits/OLD").json()["active"] is False
+
+
+def test_the_page_is_rendered_exactly_as_its_documented_serializer_says(api):
+    gold = make_tier("gold", 3)
+    member = MemberFactory(external_id="M1", tier=gold, points=700)
+    matrix(gold, _coupon("COFFEE", priority=1), quota=2)
+    _coupon("CARD", points_price=500, exchange_limit=1)
+    _coupon("FREE", points_price=10)
+    make_benefit(code="LOUNGE", kind="privilege", stock=None, valid_days=30)
+    batch = make_batch(
+        2,
+        per_member_limit=None,
+        value_type="percent",
+        percent_off=Decimal("15.00"),
+        max_discount=Decimal("30.00"),
+        min_order_amount=Decimal("100.00"),
+    )
+    with time_machine.travel(MARCH, tick=False):
+        benefit_grant(member="M1", benefit="COFFEE", via="tier", actor=ACTOR)
+        benefit_grant(member="M1", benefit="LOUNGE", via="api", actor=ACTOR)
+        _hold(member, 2, batch)
+        frozen = Voucher.objects.filter(batch=batch).order_by("id")[0]
+        Voucher.objects.filter(pk=frozen.pk).update(status="frozen", frozen_from="claimed")
+        entitlements = member_entitlements(Member.objects.get(pk=member.pk))
+
+        fast = entitlements_data(entitlements)
+        documented = EntitlementsOutput(entitlements).data
+
+    assert json.loads(json.dumps(fast)) == json.loads(json.dumps(documented))
+    assert len(fast["holdings"]) == 3
+    assert [h["usable_now"] for h in fast["holdings"]].count(False) == 1
+    assert len(fast["claimable"]) == 3
+    assert len(fast["privileges"]) == 1
