@@ -32,6 +32,14 @@ class Taken:
     code: str
 
 
+class SourceLimit(Exception):
+    """A source has units, but its own rule refuses this member more of them."""
+
+    def __init__(self, detail) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
+
+
 class Source:
     kind: str = ""
 
@@ -45,8 +53,9 @@ class Source:
     def take(
         self, source: BenefitSource, *, member: Member, quantity: int, channel: str, actor: Actor
     ) -> list[Taken] | None:
-        """Hand `quantity` units to the member, all or none; None when this source
-        cannot (empty, closed, limit reached)."""
+        """Hand `quantity` units to the member, all or none; None when this source has
+        none to give (empty, closed). Raises `SourceLimit` when it has, but not for this
+        member (a batch's per-member limit)."""
         raise NotImplementedError
 
 
@@ -75,8 +84,10 @@ class BatchSource(Source):
                         actor=actor,
                     )
                     taken.append(Taken(voucher=result.voucher, code=result.code))
-        except (SoldOut, BatchNotActive, LimitReached):
+        except (SoldOut, BatchNotActive):
             return None
+        except LimitReached as error:
+            raise SourceLimit(error.detail) from error
         return taken
 
 

@@ -20,6 +20,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.audit import audit_changes, audit_record
 from riskcontrol.core.errors import ValidationFailed
 
+from .ladder import Step, ladder_breaks, retention_too_high
 from .models import EarningRule, MemberEvent, Tag, Tier, TierPolicy
 from .tasks import tiers_review_task
 
@@ -70,7 +71,8 @@ def tier_create(
     description: str = "",
     actor: Actor,
 ) -> Tier:
-    """Add a tier (code and rank are unique). Audited."""
+    """Add a tier (code and rank are unique; thresholds rise with rank). Audited."""
+    _check_ladder(tier_pk=None, rank=rank, threshold=threshold or 0, retention=retention)
     tier = Tier(
         code=code.strip(),
         name=_require_name(name),
@@ -97,6 +99,12 @@ def tier_update(
 ) -> Tier:
     """Rename, re-rank, re-describe or re-threshold a tier (`threshold` None keeps it).
     Locks the row; audited when it changed."""
+    _check_ladder(
+        tier_pk=tier.pk,
+        rank=rank,
+        threshold=tier.threshold if threshold is None else threshold,
+        retention=retention,
+    )
     locked = Tier.objects.select_for_update().get(pk=tier.pk)
     before = _snapshot(locked, _TIER_FIELDS)
     locked.name, locked.rank, locked.description = _require_name(name), rank, description
@@ -107,6 +115,19 @@ def tier_update(
     if (locked.threshold, locked.retention) != (before["threshold"], before["retention"]):
         _review_after_commit()
     return locked
+
+
+def _check_ladder(*, tier_pk: int | None, rank: int, threshold: int, retention) -> None:
+    """Check the ladder under the ladder lock (the tier policy's row, which every tier
+    write takes first), so two concurrent edits cannot each pass against the other's
+    old threshold."""
+    TierPolicy.current()
+    TierPolicy.objects.select_for_update().filter(pk=1).first()
+    errors = tier_threshold_errors(
+        tier_pk=tier_pk, rank=rank, threshold=threshold, retention=retention
+    )
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _review_after_commit() -> None:
@@ -162,27 +183,34 @@ def tier_threshold_errors(
     *, tier_pk: int | None, rank: int, threshold: int, retention: int | None
 ) -> dict[str, list[str]]:
     """What is wrong with a tier's threshold and retention next to the other tiers, as
-    field errors (empty when nothing is): thresholds rise with rank, the lowest tier has
-    0, and a retention is never above the tier's threshold."""
+    field errors (empty when nothing is). The rule is `ladder.ladder_breaks`; only the
+    breaks that involve this tier are its errors, the first one worded."""
+    others = {tier.code: tier for tier in Tier.objects.exclude(pk=tier_pk)}
+    this = Step(code="", rank=rank, threshold=threshold)  # "" is never a tier's code
+    ladder = [this, *(Step(t.code, t.rank, t.threshold) for t in others.values())]
     errors: dict[str, list[str]] = {}
-    others = Tier.objects.exclude(pk=tier_pk) if tier_pk else Tier.objects.all()
-    below = others.filter(rank__lt=rank).order_by("-rank").first()
-    above = others.filter(rank__gt=rank).order_by("rank").first()
-    if below is None and threshold != 0:
-        errors["threshold"] = [
-            _("The lowest tier starts at 0: every member reaches it, so its threshold is 0.")
-        ]
-    elif below is not None and threshold <= below.threshold:
-        errors["threshold"] = [
-            _("Thresholds rise with rank: this tier must need more than %(below)s (%(threshold)s).")
-            % {"below": below.name, "threshold": f"{below.threshold:,}"}
-        ]
-    elif above is not None and threshold >= above.threshold:
-        errors["threshold"] = [
-            _("Thresholds rise with rank: this tier must need less than %(above)s (%(threshold)s).")
-            % {"above": above.name, "threshold": f"{above.threshold:,}"}
-        ]
-    if retention is not None and retention > threshold:
+    for found in ladder_breaks(ladder):
+        if found.kind == "lowest_not_zero" and found.code == "":
+            message = _(
+                "The lowest tier starts at 0: every member reaches it, so its threshold is 0."
+            )
+        elif found.kind == "not_rising" and found.code == "":
+            below = others[found.other.code]
+            message = _(
+                "Thresholds rise with rank: this tier must need more than "
+                "%(below)s (%(threshold)s)."
+            ) % {"below": below.name, "threshold": f"{below.threshold:,}"}
+        elif found.kind == "not_rising" and found.other == this:
+            above = others[found.code]
+            message = _(
+                "Thresholds rise with rank: this tier must need less than "
+                "%(above)s (%(threshold)s)."
+            ) % {"above": above.name, "threshold": f"{above.threshold:,}"}
+        else:
+            continue
+        errors["threshold"] = [message]
+        break
+    if retention_too_high(threshold, retention):
         errors["retention"] = [
             _("The growth value that keeps a tier cannot be more than its threshold.")
         ]

@@ -11,7 +11,6 @@ so `export | apply` changes nothing.
 
 from __future__ import annotations
 
-import itertools
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,6 +21,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.audit import audit_changes, audit_record
 from riskcontrol.programfile import Change, Context, Section, iter_places
 
+from .ladder import Step, ladder_breaks, retention_too_high
 from .models import EarningRule, MemberEvent, Tier, TierPolicy
 
 CODE = re.compile(r"^[-a-zA-Z0-9_]{1,32}$")
@@ -220,7 +220,7 @@ class TiersSection(Section):
                 context.error(f"{place}.description", _("text is required"))
             if len(context.problems) == before:
                 retention, threshold = item.get("retention"), item.get("threshold") or 0
-                if retention is not None and retention > threshold:
+                if retention_too_high(threshold, retention):
                     context.error(
                         f"{place}.retention",
                         _("must not be above the threshold (%(n)d)") % {"n": threshold},
@@ -230,32 +230,30 @@ class TiersSection(Section):
             self._validate_ladder(value, context)
 
     def _validate_ladder(self, value: list, context: Context) -> None:
-        """The file merged with the tiers it does not name: ranks unique, and thresholds
-        rising with rank from 0."""
+        """The file merged with the tiers it does not name, checked by the one ladder
+        rule (`members.ladder`); each break is reported at a place in the file."""
         wanted = self._wanted(value)
         place_of = {item["code"]: f"{self.name}[{i}]" for i, item in enumerate(value)}
-        others = {
-            tier.code: {"rank": tier.rank, "threshold": tier.threshold}
+        steps = [
+            Step(tier.code, tier.rank, tier.threshold)
             for tier in Tier.objects.exclude(code__in=list(wanted))
-        }
-        ranks: dict[int, str] = {}
-        for code, data in [*others.items(), *wanted.items()]:
-            holder = ranks.get(data["rank"])
-            if holder is not None:
+        ]
+        steps += [Step(code, data["rank"], data["threshold"]) for code, data in wanted.items()]
+        for found in ladder_breaks(steps):
+            if found.kind == "rank_taken" and found.code in place_of:
                 context.error(
-                    f"{place_of[code]}.rank",
+                    f"{place_of[found.code]}.rank",
                     _('rank %(rank)d is already held by tier "%(other)s"')
-                    % {"rank": data["rank"], "other": holder},
+                    % {"rank": found.other.rank, "other": found.other.code},
                 )
-            ranks[data["rank"]] = code
-        ladder = sorted([*others.items(), *wanted.items()], key=lambda pair: pair[1]["rank"])
-        if ladder and ladder[0][1]["threshold"] != 0 and ladder[0][0] in place_of:
-            context.error(
-                f"{place_of[ladder[0][0]]}.threshold", _("the lowest tier must have threshold 0")
-            )
-        for (low_code, low), (high_code, high) in itertools.pairwise(ladder):
-            if high["threshold"] <= low["threshold"]:
-                code = high_code if high_code in place_of else low_code
+            elif found.kind == "lowest_not_zero" and found.code in place_of:
+                context.error(
+                    f"{place_of[found.code]}.threshold",
+                    _("the lowest tier must have threshold 0"),
+                )
+            elif found.kind == "not_rising":
+                high, low = found.code, found.other.code
+                code = high if high in place_of else low
                 if code in place_of:
                     context.error(
                         f"{place_of[code]}.threshold",
@@ -264,10 +262,10 @@ class TiersSection(Section):
                             'is not above "%(low)s" (%(l)d)'
                         )
                         % {
-                            "high": high_code,
-                            "h": high["threshold"],
-                            "low": low_code,
-                            "l": low["threshold"],
+                            "high": high,
+                            "h": _threshold(steps, high),
+                            "low": low,
+                            "l": found.other.threshold,
                         },
                     )
 
@@ -510,3 +508,7 @@ class EarningRulesSection(Section):
                 item["active"] = False
             rules.append(item)
         return rules
+
+
+def _threshold(steps: list[Step], code: str) -> int:
+    return next(step.threshold for step in steps if step.code == code)

@@ -162,6 +162,10 @@ class Migration(migrations.Migration):
                 ('benefit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='entitlements.benefit')),
                 ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='members.member')),
             ],
+            options={
+                'verbose_name': 'quota use',
+                'verbose_name_plural': 'quota uses',
+            },
         ),
         migrations.CreateModel(
             name='TierBenefit',

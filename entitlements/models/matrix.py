@@ -61,6 +61,8 @@ class QuotaUse(models.Model):
     used = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("quota use")
+        verbose_name_plural = _("quota uses")
         constraints = [
             models.UniqueConstraint(
                 fields=["member", "benefit", "scope", "period_start"], name="quota_use_once"

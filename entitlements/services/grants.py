@@ -43,7 +43,7 @@ from ..errors import (
     RegionUnavailable,
 )
 from ..models import Benefit, Grant, GrantVoucher, QuotaUse, TierBenefit
-from ..sources import Taken, source_for
+from ..sources import SourceLimit, Taken, source_for
 from .quotas import budget_charge, quota_take, units_take
 
 MAX_ADDRESS = 300
@@ -347,12 +347,27 @@ def _fulfil(grant: Grant, benefit: Benefit, *, member: Member, quantity: int, no
 def _take_from_sources(
     benefit: Benefit, *, member: Member, quantity: int, grant: Grant
 ) -> list[Taken] | None:
+    """Units from the first source that gives them; None when every source is empty.
+    A source that refuses this member by its own limit is skipped; when that is all
+    that stood in the way, the member does not qualify (`not_eligible`) — the stock is
+    there, so neither `out_of_stock` nor a fallback is right."""
+    limited = None
     for source in benefit.sources.select_related("batch").order_by("position", "id"):
-        taken = source_for(source).take(
-            source, member=member, quantity=quantity, channel=grant.channel, actor=_actor_of(grant)
-        )
+        try:
+            taken = source_for(source).take(
+                source,
+                member=member,
+                quantity=quantity,
+                channel=grant.channel,
+                actor=_actor_of(grant),
+            )
+        except SourceLimit as error:
+            limited = error
+            continue
         if taken is not None:
             return taken
+    if limited is not None:
+        raise NotEligible(limited.detail)
     return None
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from entitlements.models import Benefit, BenefitFallback, BenefitSource, PackItem, TierBenefit
-from members.models import Tier
+from members.models import Member, Tier
+from riskcontrol.core.actors import Actor
 from tests.vouchers.factories import make_batch
+from vouchers.services import voucher_claim
 
 _counter = iter(range(1, 10**9))
+_ACTOR = Actor.system("test")
 
 
 def make_benefit(*, stock: int | None = 10, kind: str = "coupon", **fields) -> Benefit:
@@ -23,7 +26,11 @@ def make_benefit(*, stock: int | None = 10, kind: str = "coupon", **fields) -> B
 
 
 def add_source(benefit: Benefit, stock: int, **batch_fields) -> BenefitSource:
-    batch = make_batch(stock, **batch_fields)
+    batch_fields.setdefault("per_member_limit", None)  # the benefit's quota governs
+    batch = make_batch(max(stock, 1), **batch_fields)
+    if stock == 0:  # a batch cannot be generated empty: generate one and claim it away
+        drain, _created = Member.objects.get_or_create(external_id="DRAIN")
+        voucher_claim(batch_code=batch.code, member_external_id=drain.external_id, actor=_ACTOR)
     position = benefit.sources.count()
     return BenefitSource.objects.create(benefit=benefit, batch=batch, position=position)
 
