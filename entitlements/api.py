@@ -34,6 +34,8 @@ from .serializers import (
     GrantCreateInput,
     GrantOutput,
     entitlements_data,
+    grant_created_context,
+    grant_created_data,
 )
 from .services import benefit_grant
 
@@ -198,20 +200,9 @@ class GrantCreateApi(PartnerApi):
             context=data.get("context"),
         )
         grant = result.grant
-        is_pack = grant.benefit.kind == Benefit.Kind.PACK
-        children = selectors.grant_children(grant) if is_pack else []
-        vouchers: dict[int, list] = {}
-        for one in children:
-            vouchers[one.pk] = [row.voucher for row in one.grant_vouchers.all()]
-        if not children:
-            vouchers[grant.pk] = [unit.voucher for unit in result.taken]
-        context = {
-            "codes": {unit.voucher.pk: unit.code for unit in result.taken},
-            "vouchers": vouchers,
-            "children": {grant.pk: children},
-        }
+        context = grant_created_context(result, selectors.grant_children(grant))
         status = 202 if grant.status == Grant.Status.PENDING else 201
-        response = Response(GrantCreatedOutput(grant, context=context).data, status=status)
+        response = Response(grant_created_data(grant, context), status=status)
         response["Cache-Control"] = "no-store"  # it carries the codes
         return response
 

@@ -133,7 +133,10 @@ def grant_for_client(*, grant_id: str, partner_client_id: int) -> Grant:
 
 
 def grant_children(grant: Grant) -> list[Grant]:
-    """A pack grant's child grants with their vouchers (freshly read)."""
+    """A pack grant's child grants with their vouchers (freshly read); no query for a
+    grant of any other kind."""
+    if grant.benefit.kind != Benefit.Kind.PACK:
+        return []
     return list(_grant_rows().filter(parent=grant).order_by("id"))
 
 

@@ -449,3 +449,91 @@ def entitlements_data(entitlements) -> dict:
             for one in entitlements.privileges
         ],
     }
+
+
+# --- the answer to a grant, rendered by hand --------------------------------------------
+# The same reasoning as the entitlements page: a grant is the hot write path, and its
+# answer (a grant with its voucher) cost a tenth of the request through the serializers.
+# `grant_created_data` builds exactly what `GrantCreatedOutput` says (a test holds them
+# equal).
+
+
+def _voucher(voucher) -> dict:
+    batch = voucher.batch
+    value = voucher.face_value if voucher.face_value is not None else batch.face_value
+    return {
+        "serial": voucher.serial,
+        "batch": batch.code,
+        "kind": batch.kind,
+        "status": voucher.status,
+        "member": voucher.member.external_id if voucher.member_id else None,
+        "value_type": batch.value_type,
+        "face_value": _money(value),
+        "currency": batch.currency,
+        "valid_from": _when(batch.valid_from),
+        "valid_until": _when(batch.valid_until),
+        "expires_at": _when(voucher.expires_at),
+        "claimed_at": _when(voucher.claimed_at),
+        "redeemed_at": _when(voucher.redeemed_at),
+        "channel": voucher.channel,
+    }
+
+
+def grant_created_context(result, children: list[Grant]) -> dict:
+    """What the answer to a grant shows beyond the grant row: the codes handed out
+    (voucher id -> code, from the service's result), each grant's vouchers, a pack's
+    children (read back with their vouchers)."""
+    vouchers: dict[int, list] = {
+        child.pk: [row.voucher for row in child.grant_vouchers.all()] for child in children
+    }
+    if not children:
+        vouchers[result.grant.pk] = [unit.voucher for unit in result.taken]
+    return {
+        "codes": {unit.voucher.pk: unit.code for unit in result.taken},
+        "vouchers": vouchers,
+        "children": {result.grant.pk: children},
+    }
+
+
+def grant_created_data(grant: Grant, context: dict) -> dict:
+    """`GrantCreatedOutput(grant, context=context).data`, built directly."""
+    codes = context["codes"]
+    topup = None
+    if grant.benefit.kind == Benefit.Kind.DIRECT_TOPUP and grant.account_sealed is not None:
+        topup = {
+            "status": grant.status,
+            "supplier": None,
+            "account": mask_account(grant_account(grant)),
+        }
+    fulfilment = None
+    if grant.fulfilment:
+        fulfilment = {
+            "status": grant.fulfilment,
+            "tracking_number": grant.tracking_number,
+            "shipped_at": _when(grant.shipped_at),
+            "delivered_at": _when(grant.delivered_at),
+        }
+    return {
+        "id": str(grant.uid),
+        "benefit": grant.benefit.code,
+        "member": grant.member.external_id,
+        "via": grant.via,
+        "status": grant.status,
+        "channel": grant.channel,
+        "quantity": grant.quantity,
+        "vouchers": [
+            {"voucher": _voucher(voucher), "code": codes[voucher.pk]}
+            for voucher in context["vouchers"].get(grant.pk, [])
+        ],
+        "topup": topup,
+        "fulfilment": fulfilment,
+        "substituted_from": grant.substituted_from.code if grant.substituted_from_id else None,
+        "points_spent": grant.points_spent,
+        "valid_until": _when(grant.valid_until),
+        "children": [
+            grant_created_data(child, context) for child in context["children"].get(grant.pk, [])
+        ],
+        "created_at": _when(grant.created_at),
+        "fulfilled_at": _when(grant.fulfilled_at),
+        "failure": grant.failure or None,
+    }

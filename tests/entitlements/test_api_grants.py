@@ -14,6 +14,13 @@ import time_machine
 from django.utils import timezone
 
 from entitlements.models import Benefit, Grant, GrantVoucher, QuotaUse
+from entitlements.selectors import grant_children
+from entitlements.serializers import (
+    GrantCreatedOutput,
+    grant_created_context,
+    grant_created_data,
+)
+from entitlements.services import benefit_grant
 from members.models import Member, Segment
 from members.services import points_adjust
 from riskcontrol.core.actors import Actor
@@ -466,3 +473,40 @@ def test_no_code_account_or_address_in_any_error_body(api):
         assert "13812345678" not in text
         assert "中山东一路" not in text
         assert "1" * 65 not in text
+
+
+# --- the answer is what the documented serializer says ----------------------------------
+
+
+def _both(benefit: str, **kwargs):
+    result = benefit_grant(member="M1", benefit=benefit, via="api", actor=ACTOR, **kwargs)
+    context = grant_created_context(result, grant_children(result.grant))
+    fast = grant_created_data(result.grant, context)
+    documented = GrantCreatedOutput(result.grant, context=context).data
+    return json.loads(json.dumps(fast)), json.loads(json.dumps(documented))
+
+
+def test_the_grant_answer_is_rendered_exactly_as_its_serializer_says():
+    MemberFactory(external_id="M1")
+    coffee = _unlimited("COFFEE", 5)
+    add_fallback(_empty("TOP"), coffee)
+    ship = make_benefit(code="FREESHIP", kind="privilege", stock=None, valid_days=30)
+    pack = make_benefit(code="WELCOME", kind="pack", stock=None)
+    add_item(pack, coffee, quantity=2)
+    add_item(pack, ship)
+    make_benefit(code="VIDEO", kind="direct_topup", stock=3)
+    make_benefit(code="MUG", kind="physical", stock=None, units_left=3)
+
+    answers = [
+        _both("COFFEE"),
+        _both("TOP"),
+        _both("WELCOME"),
+        _both("FREESHIP"),
+        _both("VIDEO", account="13812345678"),
+        _both("MUG", address="上海市黄浦区中山东一路 1 号"),
+    ]
+
+    for fast, documented in answers:
+        assert fast == documented
+    assert answers[1][0]["substituted_from"] == "TOP"
+    assert len(answers[2][0]["children"][0]["vouchers"]) == 2
