@@ -25,6 +25,7 @@ from .errors import (
     RegionUnavailable,
 )
 from .models import Benefit, Grant
+from .renderers import entitlements_data, grant_created_context, grant_created_data
 from .serializers import (
     BenefitDetailOutput,
     BenefitOutput,
@@ -33,9 +34,6 @@ from .serializers import (
     GrantCreatedOutput,
     GrantCreateInput,
     GrantOutput,
-    entitlements_data,
-    grant_created_context,
-    grant_created_data,
 )
 from .services import benefit_grant
 

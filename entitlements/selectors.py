@@ -11,10 +11,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.db import connection
-from django.db.models import (
-    Prefetch,
-    QuerySet,
-)
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -91,7 +88,7 @@ def benefit_stock(benefit: Benefit) -> int | None:
             if stock is not None:
                 whole.append(stock // item.quantity)
         return min(whole) if whole else None
-    sources = list(benefit.sources.select_related("batch"))
+    sources = list(benefit.sources.all())
     if not sources:
         return benefit.units_left if benefit.has_stock_of_its_own else 0
     by_source = stock_by_source(sources)

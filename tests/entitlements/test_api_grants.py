@@ -14,12 +14,9 @@ import time_machine
 from django.utils import timezone
 
 from entitlements.models import Benefit, Grant, GrantVoucher, QuotaUse
+from entitlements.renderers import grant_created_context, grant_created_data
 from entitlements.selectors import grant_children
-from entitlements.serializers import (
-    GrantCreatedOutput,
-    grant_created_context,
-    grant_created_data,
-)
+from entitlements.serializers import GrantCreatedOutput
 from entitlements.services import benefit_grant
 from members.models import Member, Segment
 from members.services import points_adjust
