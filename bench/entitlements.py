@@ -58,7 +58,7 @@ def catalog(members: int) -> tuple[list[int], list[int]]:
     from members.models import Tier
 
     gold = Tier.objects.create(code="gold", name="金卡会员", rank=1, threshold=0)
-    per_batch = members * HOLDINGS // BENEFITS + HOLDINGS
+    per_batch = members * -(-HOLDINGS // BENEFITS)  # slot s takes benefit s mod 20
     batch_ids = []
     for n in range(1, BENEFITS + 1):
         batch_id, _seconds = _common.generate_batch(
@@ -217,6 +217,18 @@ def holdings(batch_ids: list[int], privileges: list[int], prefixes: tuple[str, .
     return len(pairs)
 
 
+def holdings_spread() -> tuple[int, int]:
+    """(fewest, most) vouchers held by a member who holds any."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(n), max(n) FROM (SELECT count(*) AS n FROM vouchers_voucher"
+            " WHERE member_id IS NOT NULL GROUP BY member_id) h"
+        )
+        return cursor.fetchone()
+
+
 def grant_check() -> dict[str, int]:
     from django.db import connection
 
@@ -309,6 +321,9 @@ def main() -> int:
         all_gold()
         grant_benefit()
         held = holdings(batch_ids, privileges, ("m", "w"))
+        fewest, most = holdings_spread()
+        if fewest != HOLDINGS or most != HOLDINGS:
+            raise SystemExit(f"Members hold {fewest}..{most} vouchers instead of {HOLDINGS}.")
         print(
             f"  {members:,} members (COPY), all gold; {BENEFITS} coupon benefits on their own "
             f"batches with a gold matrix row each (claimable, 5 a month), 2 privileges; "
