@@ -285,6 +285,11 @@ def main() -> int:
     parser.add_argument(
         "--no-wait", action="store_true", help="Do not wait for a quiet machine (quick try)."
     )
+    parser.add_argument(
+        "--setup-only",
+        action="store_true",
+        help="Build the data and count the statements; no server, no load.",
+    )
     args = parser.parse_args()
     if not 0 < args.duration <= MAX_DURATION:
         parser.error(f"--duration must be between 1 and {MAX_DURATION}")
@@ -361,6 +366,8 @@ def main() -> int:
                 + "; ".join(_common.describe_statement(sql) for sql in statements[1:])
             )
         _common.close_django_connections()
+        if args.setup_only:
+            return 0
 
         port = _common.free_port()
         server = _common.start_gunicorn(port, env, log_path)
