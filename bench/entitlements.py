@@ -29,6 +29,7 @@ claimed voucher per 201). Each measured wrk run first waits for the machine to b
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -286,6 +287,12 @@ def main() -> int:
         "--no-wait", action="store_true", help="Do not wait for a quiet machine (quick try)."
     )
     parser.add_argument(
+        "--quiet-timeout",
+        type=int,
+        default=300,
+        help="Seconds to wait at most for a quiet machine before each measured run.",
+    )
+    parser.add_argument(
         "--setup-only",
         action="store_true",
         help="Build the data and count the statements; no server, no load.",
@@ -295,6 +302,8 @@ def main() -> int:
         parser.error(f"--duration must be between 1 and {MAX_DURATION}")
     if args.no_wait:
         _common.wait_quiet = lambda **_kwargs: (True, 0.0)
+    else:
+        _common.wait_quiet = functools.partial(_common.wait_quiet, timeout=args.quiet_timeout)
     threads = max(args.threads, 2)
     warm_per_thread = max(10, args.members_per_thread // 5)
 
