@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from entitlements.models import Benefit, Grant, GrantVoucher, QuotaUse
@@ -507,3 +509,18 @@ def test_the_grant_answer_is_rendered_exactly_as_its_serializer_says():
         assert fast == documented
     assert answers[1][0]["substituted_from"] == "TOP"
     assert len(answers[2][0]["children"][0]["vouchers"]) == 2
+
+
+def test_a_coupon_grant_reads_the_batch_and_the_member_once():
+    MemberFactory(external_id="M1")
+    _unlimited("COFFEE", 3)
+
+    with CaptureQueriesContext(connection) as captured:
+        benefit_grant(member="M1", benefit="COFFEE", via="api", actor=ACTOR)
+
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    member_reads = [s for s in statements if s.startswith('SELECT "members_member"')]
+    batch_reads = [s for s in statements if '"vouchers_voucherbatch"' in s]
+    assert len(member_reads) == 1  # the lock
+    assert len(batch_reads) == 1  # with the benefit's sources
+    assert len(statements) <= 8
