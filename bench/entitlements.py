@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 import tempfile
 import time
@@ -308,6 +309,8 @@ def main() -> int:
     warm_per_thread = max(10, args.members_per_thread // 5)
 
     env = _common.bench_env(args.db)
+    if os.environ.get("BENCH_CACHE_URL"):  # another Redis than the default one
+        env["CACHE_URL"] = os.environ["CACHE_URL"] = os.environ["BENCH_CACHE_URL"]
     _common.recreate_database(args.db)
     server = None
     log_path = Path(tempfile.gettempdir()) / f"{args.db}-gunicorn.log"
