@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from entitlements.models import Benefit
 from entitlements.renderers import entitlements_data
-from entitlements.selectors import member_entitlements
+from entitlements.selectors import entitlements_member, member_entitlements
 from entitlements.serializers import EntitlementsOutput
 from entitlements.services import benefit_grant
 from members.models import Member, Segment
@@ -341,3 +341,24 @@ def test_the_page_is_rendered_exactly_as_its_documented_serializer_says(api):
     assert [h["usable_now"] for h in fast["holdings"]].count(False) == 1
     assert len(fast["claimable"]) == 3
     assert len(fast["privileges"]) == 1
+
+
+def test_the_member_of_the_page_carries_what_the_page_reads():
+    gold = make_tier("gold", 3)
+    MemberFactory(external_id="M1", tier=gold, points=42, region="310000")
+    MemberFactory(external_id="M2")
+
+    member = entitlements_member(external_id="M1")
+    plain = entitlements_member(external_id="M2")
+
+    orm = Member.objects.select_related("tier").get(external_id="M1")
+    assert (member.pk, member.external_id, member.points, member.region, member.tier_id) == (
+        orm.pk,
+        "M1",
+        42,
+        "310000",
+        gold.pk,
+    )
+    assert member.tier.code == "gold"
+    assert member.name == orm.name  # deferred: read when asked for
+    assert plain.tier_id is None
