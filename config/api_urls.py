@@ -3,6 +3,7 @@
 from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from entitlements import api as entitlements_api
 from members import api as members_api
 from members import api_points as members_points_api
 from members import api_tiers as members_tier_api
@@ -49,6 +50,27 @@ urlpatterns = [
         "members/<ident:external_id>/points/spend",
         members_points_api.MemberPointsSpendApi.as_view(),
         name="api-member-points-spend",
+    ),
+    path(
+        "members/<ident:external_id>/entitlements",
+        entitlements_api.MemberEntitlementsApi.as_view(),
+        name="api-member-entitlements",
+    ),
+    path(
+        "members/<ident:external_id>/grants",
+        entitlements_api.GrantCreateApi.as_view(),
+        name="api-grant-create",
+    ),
+    path("benefits", entitlements_api.BenefitListApi.as_view(), name="api-benefit-list"),
+    path(
+        "benefits/<ident:code>",
+        entitlements_api.BenefitDetailApi.as_view(),
+        name="api-benefit-detail",
+    ),
+    path(
+        "grants/<ident:grant_id>",
+        entitlements_api.GrantDetailApi.as_view(),
+        name="api-grant-detail",
     ),
     path("batches/<ident:code>", vouchers_api.BatchDetailApi.as_view(), name="api-batch-detail"),
     path(

@@ -9,6 +9,11 @@ class EntitlementsConfig(AppConfig):
     console_order = 20
     # Collected by riskcontrol's roles after every migrate.
     role_permissions = {"Operator": ("*",), "Auditor": ("view_*",)}
+    # Collected by riskcontrol (partner API scopes).
+    partner_scopes = {
+        "benefits:read": _("Read the benefit catalog and its stock"),
+        "benefits:grant": _("Grant benefits to members and read those grants"),
+    }
     # Sections of the program file (riskcontrol.programfile), after the members' ones.
     program_sections = (
         "entitlements.programfile.BenefitsSection",

@@ -10,6 +10,7 @@ code path; entitlements never writes another app's tables."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -74,11 +75,12 @@ class BatchSource(Source):
     ) -> list[Taken] | None:
         taken: list[Taken] = []
         try:
-            with transaction.atomic():
+            # One unit is one claim, all or nothing by itself; several are one block.
+            with transaction.atomic() if quantity > 1 else nullcontext():
                 for _unit in range(quantity):
                     result = voucher_claim(
-                        batch_code=source.batch.code,
-                        member_external_id=member.external_id,
+                        batch=source.batch,
+                        member=member,
                         channel=channel,
                         trace={"via": "grant"},
                         actor=actor,

@@ -271,6 +271,15 @@ SPECTACULAR_SETTINGS = {
         # Two choice sets share the field name "kind": name both.
         "KindEnum": "vouchers.models.VoucherBatch.Kind",
         "PointsEntryKindEnum": "members.models.PointsEntry.Kind",
+        # A voucher's status appears in vouchers and in a member's holdings.
+        "VoucherStatusEnum": "vouchers.models.Voucher.Status",
+        "BenefitKindEnum": "entitlements.models.Benefit.Kind",
+        "PeriodEnum": "entitlements.models.Benefit.Period",
+        "GrantStatusEnum": "entitlements.models.Grant.Status",
+        "GrantViaEnum": "entitlements.models.Grant.Via",
+        "GrantRouteEnum": "entitlements.serializers.PARTNER_ROUTES",
+        "ClaimRouteEnum": "entitlements.serializers.CLAIM_ROUTES",
+        "FulfilmentStatusEnum": "entitlements.serializers.FULFILMENT_STATUSES",
     },
 }
 

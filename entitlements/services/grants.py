@@ -110,6 +110,7 @@ def benefit_grant(
     address: str = "",
     occasion: str = "",
     dedupe_key: str | None = None,
+    context: dict | None = None,
     now: dt.datetime | None = None,
     tier: Tier | None = None,
 ) -> GrantResult:
@@ -119,13 +120,16 @@ def benefit_grant(
     automation firing) a second call finds the first grant and changes nothing.
     `tier` (tier route only): the tier whose matrix row applies, when it is not the
     member's tier now — an `on_upgrade` grant is for the tier the upgrade reached, which
-    the member may have left again by the time the grant runs."""
+    the member may have left again by the time the grant runs. `context` is the end
+    user's own address and device as a partner saw them (API.md, "End-user context");
+    it is kept with the grant's actor stamp."""
     if isinstance(benefit, str):
         benefit = benefit_get(benefit)
     account = (account or "").strip()
     address = (address or "").strip()
     _validate_inputs(benefit, via, account, address)
     occasion = occasion or ("claim" if via == Grant.Via.TIER else "")
+    stamp = Grant.actor_stamp(actor, extra={"end_user": context} if context else None)
     refusal: Exception | None = None
     with transaction.atomic():
         locked = member_lock(member)
@@ -142,7 +146,7 @@ def benefit_grant(
             occasion=occasion,
             channel=channel[:32],
             dedupe_key=dedupe_key,
-            **Grant.actor_stamp(actor),
+            **stamp,
         )
         try:
             with transaction.atomic():
@@ -175,7 +179,7 @@ def benefit_grant(
                 status=Grant.Status.FAILED,
                 failure=error.code,
                 failure_detail=str(error.detail)[:255],
-                **Grant.actor_stamp(actor),
+                **stamp,
             )
     raise refusal
 

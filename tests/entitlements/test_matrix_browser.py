@@ -6,18 +6,17 @@ honours it (two claims this month, the third refused)."""
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
+from rest_framework.test import APIClient
 
 from entitlements.errors import QuotaExhausted
-from entitlements.models import QuotaUse, TierBenefit
 from entitlements.services import benefit_grant
-from entitlements.services.quotas import quota_used
 from members.models import Member
 from riskcontrol.core.actors import Actor
 from riskcontrol.models import AuditEvent
 from tests.entitlements.factories import add_source, make_benefit, make_tier, matrix
 from tests.members.factories import MemberFactory
+from tests.riskcontrol.factories import partner_client_with_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,35 +33,23 @@ def operator(transactional_db):
 
 
 def _entitlements_of(member: Member) -> list[dict]:
-    """What the member may claim now through their tier, as the member's entitlements
-    read it: benefit code, route, quota limit, period and used this period.
-
-    A stand-in read of the TierBenefit rows until `entitlements.selectors.
-    member_entitlements` (GET /api/v1/members/{external_id}/entitlements, built in
-    parallel) is on main; then this becomes:
-        [{"benefit": c.benefit.code, "via": c.via, "limit": c.quota.limit,
-          "period": c.quota.period, "used": c.quota.used}
-         for c in member_entitlements(member).claimable if c.via == "tier"]"""
-    member.refresh_from_db()
-    rows = TierBenefit.objects.filter(
-        tier_id=member.tier_id, mode=TierBenefit.Mode.CLAIMABLE
-    ).select_related("benefit")
-    now = timezone.now()
+    """What the member may claim now through their tier, as the partner API's
+    `GET /api/v1/members/{external_id}/entitlements` answers it."""
+    _client, raw_key = partner_client_with_key(scopes=["members:read"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    response = api.get(f"/api/v1/members/{member.external_id}/entitlements")
+    assert response.status_code == 200, response.content
     return [
         {
-            "benefit": row.benefit.code,
-            "via": "tier",
-            "limit": row.quota,
-            "period": row.period,
-            "used": quota_used(
-                member=member,
-                benefit=row.benefit,
-                scope=QuotaUse.Scope.TIER,
-                period=row.period,
-                now=now,
-            ),
+            "benefit": one["benefit"]["code"],
+            "via": one["via"],
+            "limit": one["quota"]["limit"],
+            "period": one["quota"]["period"],
+            "used": one["quota"]["used"],
         }
-        for row in rows
+        for one in response.json()["claimable"]
+        if one["via"] == "tier"
     ]
 
 

@@ -97,6 +97,8 @@ def test_the_partner_scopes_are_collected_from_the_apps_in_the_order_they_had():
         "redemptions:serial",
         "stores:read",
         "stores:write",
+        "benefits:read",
+        "benefits:grant",
     ]
     assert str(SCOPES["vouchers:claim"]) == "Claim vouchers for members"
     assert scope_choices()[0] == (

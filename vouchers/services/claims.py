@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.locks import member_for_update
+from members.models import Member
 from members.selectors import member_get
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import NotFound, ValidationFailed
@@ -118,8 +119,10 @@ class ClaimResult:
 @transaction.atomic
 def voucher_claim(
     *,
-    batch_code: str,
-    member_external_id: str,
+    batch_code: str = "",
+    batch: VoucherBatch | None = None,
+    member_external_id: str = "",
+    member: Member | None = None,
     channel: str = "",
     trace: dict | None = None,
     actor: Actor,
@@ -131,8 +134,12 @@ def voucher_claim(
     other), then one available voucher row with SKIP LOCKED (`_take_next_available`).
     No counter row, no lock on the batch row. Invariant: a voucher is held by at most
     one member, and a member holds at most `per_member_limit` vouchers of a batch.
+    A caller that has read the batch and the member rows already in its transaction (a
+    benefit grant, under the member's lock) passes `batch` and `member` instead of their
+    codes, and they are not read again.
     """
-    batch = VoucherBatch.objects.filter(code=batch_code).first()
+    if batch is None:
+        batch = VoucherBatch.objects.filter(code=batch_code).first()
     if batch is None:
         raise NotFound(_("No batch with this code."))
     now = timezone.now()
@@ -149,14 +156,16 @@ def voucher_claim(
         # Count in a statement of its own, after the lock: under READ COMMITTED a count
         # computed in the locking statement would use the snapshot from before the wait
         # and miss the voucher a concurrent claim of this member just committed.
-        member = member_for_update(external_id=member_external_id)
+        member = member_for_update(
+            external_id=member.external_id if member is not None else member_external_id
+        )
         held = Voucher.objects.filter(batch_id=batch.pk, member_id=member.pk).count()
         if held >= batch.per_member_limit:
             raise LimitReached(
                 _("The member already holds %(held)d of at most %(limit)d.")
                 % {"held": held, "limit": batch.per_member_limit}
             )
-    else:
+    elif member is None:
         member = member_get(external_id=member_external_id)
 
     expires_at = batch.expiry_for_claim_at(now)
