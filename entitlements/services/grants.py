@@ -292,9 +292,21 @@ def _tier_row(
 
 def _fulfil_pack(grant: Grant, pack: Benefit, *, member: Member, now) -> list[Taken]:
     """Every item or nothing: a refused item raises, and the caller's savepoint undoes
-    the items granted before it."""
+    the items granted before it. The items' rows that the grant will write (a budget,
+    own units) are locked first, in primary-key order, so two packs sharing items in a
+    different order cannot deadlock."""
     taken: list[Taken] = []
-    for item in pack.items.select_related("item").order_by("position", "id"):
+    items = list(pack.items.select_related("item").order_by("position", "id"))
+    counted = sorted(
+        {
+            item.item_id
+            for item in items
+            if item.item.budget is not None or item.item.units_left is not None
+        }
+    )
+    if counted:
+        list(Benefit.objects.select_for_update().filter(pk__in=counted).order_by("pk").values("pk"))
+    for item in items:
         child = Grant(
             uid=uuid.uuid4(),
             member=member,

@@ -127,3 +127,29 @@ def test_racing_pack_grants_are_whole_or_nothing():
     assert Grant.objects.filter(parent__isnull=False).count() == 10
     assert GrantVoucher.objects.count() == 10
     assert Benefit.objects.get(pk=mug.pk).units_left == 0
+
+
+def test_packs_sharing_budgeted_items_in_opposite_order_do_not_deadlock():
+    from tests.entitlements.factories import add_item
+
+    x = make_benefit(stock=100, code="X", cost=Decimal("1.00"), budget=Decimal("1000.00"))
+    y = make_benefit(stock=100, code="Y", cost=Decimal("1.00"), budget=Decimal("1000.00"))
+    first = make_benefit(stock=None, code="PACK-XY", kind="pack")
+    add_item(first, x)
+    add_item(first, y)
+    second = make_benefit(stock=None, code="PACK-YX", kind="pack")
+    add_item(second, y)
+    add_item(second, x)
+    for n in range(24):
+        MemberFactory(external_id=f"D{n}")
+
+    results = race(
+        24,
+        lambda i: benefit_grant(
+            member=f"D{i}", benefit="PACK-XY" if i % 2 else "PACK-YX", via="api", actor=ACTOR
+        ),
+    )
+
+    assert [r for r in results if not isinstance(r, GrantResult)] == []
+    assert Benefit.objects.get(pk=x.pk).budget_used == Decimal("24.00")
+    assert Benefit.objects.get(pk=y.pk).budget_used == Decimal("24.00")
