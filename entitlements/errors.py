@@ -42,6 +42,15 @@ class RegionUnavailable(GrantRefused):
     title = _("This benefit is not offered in the member's region.")
 
 
+class FulfilmentOutOfOrder(DomainError):
+    """A gift moved out of its order: shipped when it is not waiting to ship, delivered
+    when it was not shipped (the console's fulfilment queue)."""
+
+    code = "fulfilment_out_of_order"
+    status = 409
+    title = _("The gift is not at that step of its delivery.")
+
+
 class NotRevocable(DomainError):
     code = "not_revocable"
     status = 409

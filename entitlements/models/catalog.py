@@ -142,6 +142,11 @@ class Benefit(models.Model):
         taking a voucher."""
         return self.kind in (self.Kind.PRIVILEGE, self.Kind.SERVICE, self.Kind.PHYSICAL)
 
+    def uses_own_units(self) -> bool:
+        """Granted from `units_left` rather than from sources (one query): the grant
+        takes its units this way, and a revoke gives them back the same way."""
+        return self.has_stock_of_its_own and not self.sources.exists()
+
 
 class BenefitSource(models.Model):
     """Where a benefit's units come from, in priority order: the first with stock wins.

@@ -24,7 +24,7 @@ from vouchers.errors import InvalidTransition
 from vouchers.models import Voucher, VoucherBatch
 from vouchers.services import voucher_void
 
-from ..errors import NotRevocable
+from ..errors import FulfilmentOutOfOrder, NotRevocable
 from ..models import Benefit, Grant
 from .quotas import budget_give_back, quota_give_back
 
@@ -44,7 +44,7 @@ def grant_ship(*, grant: Grant, tracking_number: str, actor: Actor) -> Grant:
         )
     locked = _locked(grant)
     if locked.status != Grant.Status.PENDING or locked.fulfilment != Grant.Fulfilment.WAITING:
-        raise NotRevocable(
+        raise FulfilmentOutOfOrder(
             _("Only a gift waiting to ship can be marked shipped; this one is %(status)s.")
             % {"status": locked.get_fulfilment_display() or locked.get_status_display()}
         )
@@ -60,7 +60,7 @@ def grant_ship(*, grant: Grant, tracking_number: str, actor: Actor) -> Grant:
 def grant_deliver(*, grant: Grant, actor: Actor) -> Grant:
     locked = _locked(grant)
     if locked.fulfilment != Grant.Fulfilment.SHIPPED:
-        raise NotRevocable(_("Only a shipped gift can be marked delivered."))
+        raise FulfilmentOutOfOrder(_("Only a shipped gift can be marked delivered."))
     now = timezone.now()
     locked.fulfilment = Grant.Fulfilment.DELIVERED
     locked.delivered_at = now
@@ -122,7 +122,7 @@ def grant_revoke(
             except InvalidTransition as error:
                 raise NotRevocable(error.detail) from error
         budget_give_back(benefit_id=_charged_benefit(one), cost=one.cost)
-        if one.benefit.units_left is not None and not one.benefit.sources.exists():
+        if one.benefit.units_left is not None and one.benefit.uses_own_units():
             Benefit.objects.filter(pk=one.benefit_id).update(
                 units_left=F("units_left") + one.quantity
             )

@@ -354,7 +354,7 @@ def _fulfil(grant: Grant, benefit: Benefit, *, member: Member, quantity: int, no
     """Hand out `quantity` units of `benefit` (or of its first fallback with stock)."""
     if benefit.kind == Benefit.Kind.PACK:
         raise OutOfStock(_("A pack inside a pack is not supported."))
-    if benefit.has_stock_of_its_own and not benefit.sources.exists():
+    if benefit.uses_own_units():
         if not units_take(benefit=benefit, quantity=quantity):
             raise OutOfStock(_("%(code)s has no units left.") % {"code": benefit.code})
         return _finish(grant, benefit, [], now)

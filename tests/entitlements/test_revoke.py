@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from entitlements.errors import NotEligible, NotRevocable, QuotaExhausted
+from entitlements.errors import FulfilmentOutOfOrder, NotEligible, NotRevocable, QuotaExhausted
 from entitlements.models import Benefit, Grant, QuotaUse
 from entitlements.services import benefit_grant, grant_deliver, grant_revoke, grant_ship
 from members.models import Member
@@ -92,7 +92,7 @@ def test_a_gift_is_shipped_then_delivered_and_a_shipped_gift_cannot_be_revoked(m
     grant = benefit_grant(member="M1", benefit="MUG", via="api", actor=ACTOR, address="addr").grant
     with pytest.raises(ValidationFailed):
         grant_ship(grant=grant, tracking_number="", actor=ACTOR)
-    with pytest.raises(NotRevocable):
+    with pytest.raises(FulfilmentOutOfOrder):
         grant_deliver(grant=grant, actor=ACTOR)
     grant_ship(grant=grant, tracking_number="SF1234567890", actor=ACTOR)
     with pytest.raises(NotRevocable) as caught:
