@@ -5,6 +5,7 @@ from django.urls import path
 from rest_framework.response import Response
 
 from config.urls import urlpatterns as real_urlpatterns
+from members.models import Member
 from riskcontrol.http.partner_api import PartnerApi
 
 SECRET_IN_EXCEPTION = "CARD-SECRET-1234-5678"
@@ -17,6 +18,9 @@ class CrashApi(PartnerApi):
         raise RuntimeError(f"boom with {SECRET_IN_EXCEPTION}")
 
     def post(self, request):
+        if request.data.get("write_then_fail"):
+            Member.objects.create(external_id="HALF-DONE")
+            raise RuntimeError("failing after a write")
         if request.data.get("fail"):
             raise RuntimeError("failing on purpose")
         return Response({"ok": True}, status=201)

@@ -33,6 +33,7 @@ from members.services.points import member_lock
 from members.services.segments import segment_members
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import NotFound, ValidationFailed
+from riskcontrol.core.transactions import joined_transaction
 from riskcontrol.crypto import codec
 
 from ..errors import (
@@ -42,9 +43,10 @@ from ..errors import (
     OutOfStock,
     RegionUnavailable,
 )
-from ..models import Benefit, Grant, GrantVoucher, QuotaUse, TierBenefit
+from ..models import Benefit, BenefitSource, Grant, GrantVoucher, QuotaUse, TierBenefit
 from ..sources import SourceLimit, Taken, source_for
 from .quotas import budget_charge, quota_take, units_take
+from .reads import benefit_with_sources
 
 MAX_ADDRESS = 300
 MAX_ACCOUNT = 64
@@ -123,21 +125,23 @@ def benefit_grant(
     the member may have left again by the time the grant runs. `context` is the end
     user's own address and device as a partner saw them (API.md, "End-user context");
     it is kept with the grant's actor stamp."""
-    if isinstance(benefit, str):
-        benefit = benefit_get(benefit)
     account = (account or "").strip()
     address = (address or "").strip()
-    _validate_inputs(benefit, via, account, address)
     occasion = occasion or ("claim" if via == Grant.Via.TIER else "")
     stamp = Grant.actor_stamp(actor, extra={"end_user": context} if context else None)
     refusal: Exception | None = None
-    with transaction.atomic():
+    # Nothing is written here before the attempt's savepoint, so inside a caller's
+    # transaction (the partner API's idempotent request) no savepoint of its own.
+    with joined_transaction():
         locked = member_lock(member)
         now = now or timezone.now()
         if dedupe_key:
             first = Grant.objects.filter(dedupe_key=dedupe_key).first()
             if first is not None:
                 return GrantResult(grant=first, created=False)
+        # Read after the lock: what the grant before this one left (budget, batches).
+        benefit, sources = benefit_with_sources(benefit)
+        _validate_inputs(benefit, via, account, address)
         grant = Grant(
             uid=uuid.uuid4(),
             member=locked,
@@ -153,6 +157,7 @@ def benefit_grant(
                 taken = _attempt(
                     grant,
                     benefit,
+                    sources=sources,
                     member=locked,
                     account=account,
                     address=address,
@@ -188,6 +193,7 @@ def _attempt(
     grant: Grant,
     benefit: Benefit,
     *,
+    sources: list[BenefitSource],
     member: Member,
     account: str,
     address: str,
@@ -241,7 +247,7 @@ def _attempt(
         grant.status = Grant.Status.FULFILLED
         grant.save()  # the children point at it
         return _fulfil_pack(grant, benefit, member=member, now=now)
-    return _fulfil(grant, benefit, member=member, quantity=1, now=now)
+    return _fulfil(grant, benefit, member=member, quantity=1, now=now, sources=sources)
 
 
 def _actor_of(grant: Grant) -> Actor:
@@ -350,15 +356,26 @@ def _fulfil_pack(grant: Grant, pack: Benefit, *, member: Member, now) -> list[Ta
     return taken
 
 
-def _fulfil(grant: Grant, benefit: Benefit, *, member: Member, quantity: int, now) -> list[Taken]:
-    """Hand out `quantity` units of `benefit` (or of its first fallback with stock)."""
+def _fulfil(
+    grant: Grant,
+    benefit: Benefit,
+    *,
+    member: Member,
+    quantity: int,
+    now,
+    sources: list[BenefitSource] | None = None,
+) -> list[Taken]:
+    """Hand out `quantity` units of `benefit` (or of its first fallback with stock);
+    `sources`: the benefit's, when the caller has read them already."""
     if benefit.kind == Benefit.Kind.PACK:
         raise OutOfStock(_("A pack inside a pack is not supported."))
     if benefit.uses_own_units():
         if not units_take(benefit=benefit, quantity=quantity):
             raise OutOfStock(_("%(code)s has no units left.") % {"code": benefit.code})
         return _finish(grant, benefit, [], now)
-    taken = _take_from_sources(benefit, member=member, quantity=quantity, grant=grant)
+    taken = _take_from_sources(
+        benefit, member=member, quantity=quantity, grant=grant, sources=sources
+    )
     if taken is not None:
         return _finish(grant, benefit, taken, now)
     for link in benefit.fallback_links.select_related("fallback").order_by("position", "id"):
@@ -378,14 +395,21 @@ def _fulfil(grant: Grant, benefit: Benefit, *, member: Member, quantity: int, no
 
 
 def _take_from_sources(
-    benefit: Benefit, *, member: Member, quantity: int, grant: Grant
+    benefit: Benefit,
+    *,
+    member: Member,
+    quantity: int,
+    grant: Grant,
+    sources: list[BenefitSource] | None = None,
 ) -> list[Taken] | None:
     """Units from the first source that gives them; None when every source is empty.
     A source that refuses this member by its own limit is skipped; when that is all
     that stood in the way, the member does not qualify (`not_eligible`) — the stock is
     there, so neither `out_of_stock` nor a fallback is right."""
     limited = None
-    for source in benefit.sources.select_related("batch").order_by("position", "id"):
+    if sources is None:
+        sources = list(benefit.sources.select_related("batch").order_by("position", "id"))
+    for source in sources:
         try:
             taken = source_for(source).take(
                 source,

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import DomainError, NotFound, ValidationFailed
 
+from ..locks import member_row_lock
 from ..models import Member, MemberEvent, PointsEntry
 
 MAX_POINTS = 100_000_000
@@ -51,15 +52,14 @@ class InsufficientPoints(DomainError):
 
 
 def member_lock(member: Member | str | int) -> Member:
-    """Lock and return the member row (inside the caller's transaction): a Member, its
-    primary key or its external id. Raises NotFound."""
-    rows = Member.objects.select_for_update(of=("self",)).select_related("tier")
+    """Lock and return the member row with its tier (inside the caller's transaction): a
+    Member, its primary key or its external id. Raises NotFound."""
     if isinstance(member, Member):
-        locked = rows.filter(pk=member.pk).first()
+        locked = member_row_lock(key="id", value=member.pk)
     elif isinstance(member, int):
-        locked = rows.filter(pk=member).first()
+        locked = member_row_lock(key="id", value=member)
     else:
-        locked = rows.filter(external_id=member).first()
+        locked = member_row_lock(key="external_id", value=member)
     if locked is None:
         raise NotFound(_("No member with this external id."))
     return locked

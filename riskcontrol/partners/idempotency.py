@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..core.errors import IdempotencyKeyReused, RequestInProgress
@@ -43,24 +43,27 @@ def idempotency_begin(
     `idempotency_complete` or `idempotency_release`; (None, stored) to replay a finished
     response. Raises `IdempotencyKeyReused` (other fingerprint) or `RequestInProgress`.
 
-    The record is committed before the operation runs, so concurrent requests with the
-    same key see it: the unique (client, key) constraint lets exactly one insert win.
-    An in-progress record is a lease of `IDEMPOTENCY_LEASE_SECONDS` (longer than the
-    web server's request timeout): past it, the request that held it is dead and a retry
-    takes the key over instead of answering `request_in_progress` until the key expires.
+    The partner API calls this inside the request's transaction, which also holds the
+    operation and the stored answer: the record, the operation's rows and the answer
+    commit together or not at all, and a request that dies leaves nothing behind. A
+    concurrent request with the same key must not wait for that transaction: on
+    PostgreSQL the claim takes a transaction-level advisory lock on (client, key) in the
+    same statement as the insert, and a request that finds it held answers
+    `request_in_progress` at once. Elsewhere (SQLite: one writer at a time) the unique
+    (client, key) constraint decides.
+
+    A record committed while still in progress (a caller outside a transaction) is a
+    lease of `IDEMPOTENCY_LEASE_SECONDS`: past it, the request that held it is dead and
+    a retry takes the key over instead of answering `request_in_progress` until the key
+    expires.
     """
     ttl = timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     lease = timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
     for _attempt in range(3):
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey.objects.create(
-                    client=client, key=key, fingerprint=fingerprint, expires_at=now + ttl
-                )
+        record = _claim(client=client, key=key, fingerprint=fingerprint, now=now, ttl=ttl)
+        if record is not None:
             return record, None
-        except IntegrityError:
-            pass
         existing = IdempotencyKey.objects.filter(client=client, key=key).first()
         if existing is None:
             continue  # released by a failed first attempt in the meantime
@@ -89,17 +92,84 @@ def idempotency_begin(
     raise RequestInProgress()
 
 
+def _advisory_key(client_id: int, key: str) -> int:
+    """A signed 64-bit advisory lock key for (client, key)."""
+    digest = hashlib.blake2b(f"idempotency:{client_id}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+_CLAIM_SQL = """
+WITH lock AS (SELECT pg_try_advisory_xact_lock(%s) AS got),
+claimed AS (
+    INSERT INTO {table}
+        (client_id, key, fingerprint, state, response_content_type, created_at, expires_at)
+    SELECT %s, %s, %s, %s, '', %s, %s FROM lock WHERE lock.got
+    ON CONFLICT (client_id, key) DO NOTHING
+    RETURNING id
+)
+SELECT lock.got, (SELECT id FROM claimed) FROM lock
+"""
+
+
+def _claim(
+    *, client: PartnerClient, key: str, fingerprint: str, now: datetime, ttl: timedelta
+) -> IdempotencyKey | None:
+    """Insert the in-progress record; None when a committed record holds the key.
+    Raises `RequestInProgress` when a running transaction holds it (PostgreSQL)."""
+    record = IdempotencyKey(
+        client=client,
+        key=key,
+        fingerprint=fingerprint,
+        state=IdempotencyKey.State.IN_PROGRESS,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                record.save(force_insert=True)
+        except IntegrityError:
+            return None
+        return record
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL.format(table=IdempotencyKey._meta.db_table),
+            [
+                _advisory_key(client.pk, key),
+                client.pk,
+                key,
+                fingerprint,
+                record.state,
+                now,
+                record.expires_at,
+            ],
+        )
+        got, pk = cursor.fetchone()
+    if not got:
+        raise RequestInProgress()
+    if pk is None:
+        return None
+    record.pk = pk
+    return record
+
+
 def idempotency_complete(
     *, record: IdempotencyKey, status: int, content_type: str, body: bytes
 ) -> None:
     """Store the finished response (encrypted) so a retry replays it."""
     sealed = codec().encrypt(body.decode("utf-8"), aad=_idempotency_aad(record))
-    IdempotencyKey.objects.filter(pk=record.pk).update(
-        state=IdempotencyKey.State.COMPLETED,
-        response_status=status,
-        response_content_type=content_type,
-        response_body=sealed,
-    )
+    # Every idempotent POST ends here: a plain statement, not an ORM update.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COMPLETE_SQL.format(table=IdempotencyKey._meta.db_table),
+            [IdempotencyKey.State.COMPLETED.value, status, content_type, sealed, record.pk],
+        )
+
+
+_COMPLETE_SQL = (
+    "UPDATE {table} SET state = %s, response_status = %s, response_content_type = %s,"
+    " response_body = %s WHERE id = %s"
+)
 
 
 def idempotency_release(*, record: IdempotencyKey) -> None:

@@ -511,7 +511,7 @@ def test_the_grant_answer_is_rendered_exactly_as_its_serializer_says():
     assert len(answers[2][0]["children"][0]["vouchers"]) == 2
 
 
-def test_a_coupon_grant_reads_the_batch_and_the_member_once():
+def test_a_coupon_grant_reads_the_benefit_the_batch_and_the_member_once():
     MemberFactory(external_id="M1")
     _unlimited("COFFEE", 3)
 
@@ -519,8 +519,12 @@ def test_a_coupon_grant_reads_the_batch_and_the_member_once():
         benefit_grant(member="M1", benefit="COFFEE", via="api", actor=ACTOR)
 
     statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
-    member_reads = [s for s in statements if s.startswith('SELECT "members_member"')]
-    batch_reads = [s for s in statements if '"vouchers_voucherbatch"' in s]
+    reads = [s for s in statements if s.startswith("SELECT")]
+    member_reads = [s for s in reads if '"members_member"' in s]
+    benefit_reads = [s for s in reads if '"entitlements_benefit"' in s]
+    batch_reads = [s for s in reads if '"vouchers_voucherbatch"' in s]
     assert len(member_reads) == 1  # the lock
+    assert len(benefit_reads) == 1  # after the lock
     assert len(batch_reads) == 1  # with the benefit's sources
-    assert len(statements) <= 8
+    # lock, benefit with sources and batches, the voucher, its event, grant, granted voucher
+    assert len(statements) <= 6, statements

@@ -1,11 +1,18 @@
 """Idempotency-Key on state-changing POSTs (API.md, "Idempotency")."""
 
+import threading
+
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from members.models import Member
 from riskcontrol.models import IdempotencyKey
-from riskcontrol.services import idempotency_purge_expired
+from riskcontrol.services import (
+    idempotency_begin,
+    idempotency_fingerprint,
+    idempotency_purge_expired,
+)
 from tests.utils import race, requires_postgresql
 
 BODY = {"external_id": "M-IDEM", "name": "Ada", "phone": "13912345678"}
@@ -103,6 +110,61 @@ def test_a_server_error_frees_the_key(partner_api):
 
     assert retried.status_code == 500
     assert "Idempotent-Replayed" not in retried
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.crash_urls")
+def test_a_server_error_after_a_write_undoes_the_write_with_the_key(partner_api):
+    """The key's record, the operation and the stored answer are one transaction: a
+    request that fails half-way leaves nothing a retry would trip over."""
+    api = partner_api()
+    api.raise_request_exception = False
+    body = {"write_then_fail": 1}
+
+    failed = api.post("/api/v1/_test/crash", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert failed.status_code == 500
+    assert not Member.objects.filter(external_id="HALF-DONE").exists()
+    assert not IdempotencyKey.objects.exists()
+
+
+@requires_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_key_whose_request_is_still_running_answers_409_at_once_and_is_free_after(
+    partner_api,
+):
+    """The running request holds its key inside its open transaction; a second request
+    with the key does not wait for it: 409 `request_in_progress` at once. When the first
+    rolls back, the key is free again."""
+    api = partner_api(scopes=["members:write"])
+    fingerprint = idempotency_fingerprint(method="POST", path="/api/v1/members", body=BODY)
+    holding, finish = threading.Event(), threading.Event()
+
+    def running_request():
+        try:
+            with transaction.atomic():
+                idempotency_begin(client=api.partner_client, key="key-1", fingerprint=fingerprint)
+                holding.set()
+                finish.wait(10)
+                transaction.set_rollback(True)
+        finally:
+            connection.close()
+
+    runner = threading.Thread(target=running_request)
+    runner.start()
+    try:
+        assert holding.wait(10)
+        second = post_member(api)
+    finally:
+        finish.set()
+        runner.join()
+    after = post_member(api)
+
+    assert second.status_code == 409
+    assert second.json()["code"] == "request_in_progress"
+    assert after.status_code == 201
+    assert "Idempotent-Replayed" not in after
+    assert Member.objects.filter(external_id="M-IDEM").count() == 1
 
 
 @pytest.mark.django_db

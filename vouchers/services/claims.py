@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +16,7 @@ from members.models import Member
 from members.selectors import member_get
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import NotFound, ValidationFailed
+from riskcontrol.core.transactions import in_joined_transaction
 
 from ..errors import BatchNotActive, LimitReached, SoldOut
 from ..models import Voucher, VoucherBatch, VoucherEvent
@@ -116,7 +117,7 @@ class ClaimResult:
     code: str
 
 
-@transaction.atomic
+@in_joined_transaction
 def voucher_claim(
     *,
     batch_code: str = "",
@@ -136,7 +137,8 @@ def voucher_claim(
     one member, and a member holds at most `per_member_limit` vouchers of a batch.
     A caller that has read the batch and the member rows already in its transaction (a
     benefit grant, under the member's lock) passes `batch` and `member` instead of their
-    codes, and they are not read again.
+    codes, and they are not read again. Every refusal is raised before the first write,
+    so inside a caller's transaction the claim joins it without a savepoint.
     """
     if batch is None:
         batch = VoucherBatch.objects.filter(code=batch_code).first()
