@@ -24,11 +24,12 @@ def mask_account(account: str) -> str:
 # --- the entitlements page ---------------------------------------------------------------
 
 
-def datetime_text(value: dt.datetime | None) -> str | None:
-    """What DRF's DateTimeField answers: ISO 8601 in the current time zone."""
+def datetime_text(value: dt.datetime | None, tz: dt.tzinfo | None = None) -> str | None:
+    """What DRF's DateTimeField answers: ISO 8601 in the current time zone (`tz`, when
+    the caller renders many: looking the zone up costs more than the formatting)."""
     if not value:
         return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(tz or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -55,9 +56,9 @@ def usable_until(holding) -> dt.datetime | None:
     return min(ends) if ends else None
 
 
-def _holding(holding, external_id: str) -> dict:
+def _holding(holding, external_id: str, tz: dt.tzinfo) -> dict:
     face_value = _money(holding.face_value)
-    valid_from = datetime_text(holding.valid_from)
+    valid_from = datetime_text(holding.valid_from, tz)
     return {
         "serial": holding.serial,
         "batch": holding.batch,
@@ -68,10 +69,10 @@ def _holding(holding, external_id: str) -> dict:
         "face_value": face_value,
         "currency": holding.currency,
         "valid_from": valid_from,
-        "valid_until": datetime_text(holding.valid_until),
-        "expires_at": datetime_text(holding.expires_at),
-        "claimed_at": datetime_text(holding.claimed_at),
-        "redeemed_at": datetime_text(holding.redeemed_at),
+        "valid_until": datetime_text(holding.valid_until, tz),
+        "expires_at": datetime_text(holding.expires_at, tz),
+        "claimed_at": datetime_text(holding.claimed_at, tz),
+        "redeemed_at": datetime_text(holding.redeemed_at, tz),
         "channel": holding.channel,
         "benefit": holding.benefit,
         "usable_now": holding.usable_now,
@@ -84,7 +85,7 @@ def _holding(holding, external_id: str) -> dict:
             "min_order_amount": _money(holding.min_order_amount),
             "currency": holding.currency,
             "valid_from": valid_from,
-            "valid_until": datetime_text(usable_until(holding)),
+            "valid_until": datetime_text(usable_until(holding), tz),
         },
     }
 
@@ -92,11 +93,12 @@ def _holding(holding, external_id: str) -> dict:
 def entitlements_data(entitlements) -> dict:
     """`EntitlementsOutput(entitlements).data`, built directly."""
     member = entitlements.member
+    tz = timezone.get_current_timezone()
     return {
         "member": member.external_id,
         "tier": member.tier.code if member.tier_id else None,
         "points": member.points,
-        "holdings": [_holding(v, member.external_id) for v in entitlements.holdings],
+        "holdings": [_holding(v, member.external_id, tz) for v in entitlements.holdings],
         "claimable": [
             {
                 "benefit": _brief(one.benefit),
@@ -106,7 +108,7 @@ def entitlements_data(entitlements) -> dict:
                         "period": one.quota.period,
                         "limit": one.quota.limit,
                         "used": one.quota.used,
-                        "resets_at": datetime_text(one.quota.resets_at),
+                        "resets_at": datetime_text(one.quota.resets_at, tz),
                     }
                     if one.quota
                     else None
@@ -116,7 +118,10 @@ def entitlements_data(entitlements) -> dict:
             for one in entitlements.claimable
         ],
         "privileges": [
-            {"benefit": _brief(one.benefit), "valid_until": datetime_text(one.valid_until)}
+            {
+                "benefit": _brief(one.benefit),
+                "valid_until": datetime_text(one.valid_until, tz),
+            }
             for one in entitlements.privileges
         ],
     }
