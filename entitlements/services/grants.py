@@ -3,7 +3,8 @@
 
 In one transaction, under the member's row lock (taken first, so one member's grants
 queue up and every lock is taken in the same order: member, quota counter, benefit
-budget, voucher):
+budget, voucher), with the benefit, its sources and their batches read after the lock
+(`reads.benefit_with_sources`, one statement):
 1. the benefit is active now, offered in the member's region, and the member qualifies
    (the route: a tier benefit needs a matrix row for the member's tier; a points
    exchange needs a points price; a segment-only benefit needs the member in it);

@@ -242,6 +242,29 @@ def test_an_idempotency_key_replays_the_first_answer_and_grants_once(api):
     assert Grant.objects.count() == 1
 
 
+def test_a_refusal_under_an_idempotency_key_keeps_its_failed_grant_and_replays(api):
+    """The key, the grant's refusal record and the stored answer are one transaction:
+    the refused pack item's voucher and the points stay untouched, the failed grant
+    stays, and a retry replays the refusal instead of trying again."""
+    member = MemberFactory(external_id="M1")
+    points_adjust(member=member, amount=500, reason="seed", actor=ACTOR)
+    coffee = _unlimited("COFFEE", 3)
+    pack = make_benefit(code="WELCOME", kind="pack", stock=None, points_price=100)
+    add_item(pack, coffee)
+    add_item(pack, _empty("TOP"))
+    body = {"benefit": "WELCOME", "via": "points"}
+
+    first = _grant(api, body, HTTP_IDEMPOTENCY_KEY="k-2")
+    again = _grant(api, body, HTTP_IDEMPOTENCY_KEY="k-2")
+
+    _refused(first, "out_of_stock")
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert Grant.objects.get().failure == "out_of_stock"
+    assert Member.objects.get(pk=member.pk).points == 500
+    assert not Voucher.objects.filter(member=member).exists()
+
+
 # --- refusals: 409 with their stable codes ----------------------------------------------
 
 
