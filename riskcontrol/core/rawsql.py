@@ -23,15 +23,37 @@ def select_list(model: type[models.Model], alias: str) -> str:
     return cached
 
 
+_SHAPES: dict[type[models.Model], tuple[int, list[str], list[tuple[int, models.Field]]]] = {}
+
+
+def _shape(model: type[models.Model]) -> tuple[int, list[str], list[tuple[int, models.Field]]]:
+    """(position of the primary key, attnames, fields that convert their values)."""
+    shape = _SHAPES.get(model)
+    if shape is None:
+        fields = model._meta.concrete_fields
+        shape = _SHAPES[model] = (
+            fields.index(model._meta.pk),
+            [field.attname for field in fields],
+            [(i, field) for i, field in enumerate(fields) if hasattr(field, "from_db_value")],
+        )
+    return shape
+
+
 def from_row(
     model: type[models.Model], row: tuple, start: int = 0
 ) -> tuple[models.Model | None, int]:
     """The instance whose columns (as `select_list` gives them) start at `row[start]`,
     and where the next model's columns start. None when the primary key is NULL (the
-    unmatched side of an outer join)."""
-    fields = model._meta.concrete_fields
-    end = start + len(fields)
+    unmatched side of an outer join). Fields that convert what the database returns
+    (`from_db_value`, e.g. a JSONField) convert it here too, as the ORM would."""
+    pk_at, attnames, converting = _shape(model)
+    end = start + len(attnames)
     values = row[start:end]
-    if values[[field.primary_key for field in fields].index(True)] is None:
+    if values[pk_at] is None:
         return None, end
-    return model.from_db(connection.alias, [field.attname for field in fields], values), end
+    if converting:
+        values = list(values)
+        for index, field in converting:
+            if values[index] is not None:
+                values[index] = field.from_db_value(values[index], None, connection)
+    return model.from_db(connection.alias, attnames, values), end
