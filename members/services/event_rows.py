@@ -27,6 +27,7 @@ from django.db import connection, models
 from django.utils.translation import gettext as _
 
 from riskcontrol.core.errors import NotFound
+from riskcontrol.core.rawsql import from_row, select_list
 
 from ..models import EarningRule, GrowthEntry, Member, MemberEvent, PointsEntry, Tier
 from .earning import Earned
@@ -44,10 +45,6 @@ def _lock_sql(key: str) -> str:
     """The lock statement, finding the member by `key` ("id" or "external_id")."""
     if key not in _LOCK_SQL:
         quote = connection.ops.quote_name
-        member_columns = ", ".join(
-            f"m.{quote(field.column)}" for field in Member._meta.concrete_fields
-        )
-        tier_columns = ", ".join(f"t.{quote(field.column)}" for field in Tier._meta.concrete_fields)
         rule_object = ", ".join(
             f"'{field.attname}', r.{quote(field.column)}"
             + ("::text" if field.attname in _RULE_DECIMALS else "")
@@ -61,7 +58,7 @@ def _lock_sql(key: str) -> str:
         # The rules as a LATERAL join, not a column: the statement reads as the member's
         # lock (its first FROM), and the parameters keep their order (kind, then key).
         _LOCK_SQL[key] = (
-            f"SELECT {member_columns}, {tier_columns}, rules.list "  # noqa: S608
+            f"SELECT {select_list(Member, 'm')}, {select_list(Tier, 't')}, rules.list "  # noqa: S608
             f"FROM {quote(Member._meta.db_table)} m "
             f"LEFT JOIN {quote(Tier._meta.db_table)} t ON t.id = m.tier_id "
             f"CROSS JOIN LATERAL ({rules}) rules (list) "
@@ -82,17 +79,8 @@ def member_lock_with_rules(member: Member | str, kind: str) -> tuple[Member, lis
     if row is None:
         raise NotFound(_("No member with this external id."))
     alias = connection.alias
-    member_fields = Member._meta.concrete_fields
-    tier_fields = Tier._meta.concrete_fields
-    locked = Member.from_db(
-        alias, [field.attname for field in member_fields], row[: len(member_fields)]
-    )
-    tier_row = row[len(member_fields) : len(member_fields) + len(tier_fields)]
-    tier = (
-        Tier.from_db(alias, [field.attname for field in tier_fields], tier_row)
-        if locked.tier_id is not None
-        else None
-    )
+    locked, offset = from_row(Member, row)
+    tier, _end = from_row(Tier, row, offset)
     Member.tier.field.set_cached_value(locked, tier)
     rules_json = row[-1]
     rules = [
