@@ -2,9 +2,10 @@
 `GrantAdmin`): gifts waiting to ship and shipped, oldest first, without addresses; and
 one gift's fulfilment page, where an operator allowed to handle grants
 (`entitlements.change_grant`) reads the delivery address (decrypted for the page only,
-never listed, logged or put in a URL), marks the gift shipped with its tracking number
-and later delivered — each after a confirmation, through `services.grant_ship` and
-`services.grant_deliver`, whose refusals are shown as they are."""
+never listed, logged or put in a URL; each reading recorded in the audit log), marks
+the gift shipped with its tracking number and later delivered — each after a
+confirmation, through `services.grant_ship` and `services.grant_deliver`, whose
+refusals are shown as they are."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import DomainError, ValidationFailed
 
 from .models import Grant
-from .services import grant_address, grant_deliver, grant_ship
+from .services import grant_address_read, grant_deliver, grant_ship
 
 QUEUE_STATES = (Grant.Fulfilment.WAITING, Grant.Fulfilment.SHIPPED)
 
@@ -121,7 +122,7 @@ class GrantFulfilmentViews:
                     return HttpResponseRedirect(here)
         address = ""
         if allowed and grant.address_sealed:
-            address = grant_address(grant)
+            address = grant_address_read(grant=grant, actor=Actor.for_user(request.user, request))
         context = self._context(
             request,
             gettext("Fulfilment of grant #%(id)s") % {"id": grant.pk},

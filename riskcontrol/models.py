@@ -136,6 +136,7 @@ class AuditEvent(PartnerActorStamped):
         "delete": _("deleted"),
         "issue_key": _("API key issued"),
         "revoke_keys": _("API keys revoked"),
+        "read_address": _("address read"),
     }
 
     def __str__(self) -> str:

@@ -6,6 +6,8 @@ entry with the reason), its budget, units and quota are given back, and a pack's
 children are revoked with it (all or none). What cannot be taken back refuses the whole
 revoke with `not_revocable`: a card secret once delivered (the member has seen it), a
 coupon already redeemed, a gift already shipped.
+
+Reading a gift's delivery address in the console is recorded too (`grant_address_read`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from members.services import points_adjust
 from riskcontrol.core.actors import Actor
+from riskcontrol.core.audit import audit_record
 from riskcontrol.core.errors import ValidationFailed
 from vouchers.errors import InvalidTransition
 from vouchers.models import Voucher, VoucherBatch
@@ -26,7 +29,18 @@ from vouchers.services import voucher_void
 
 from ..errors import FulfilmentOutOfOrder, NotRevocable
 from ..models import Benefit, Grant
+from .grants import grant_address
 from .quotas import budget_give_back, quota_give_back
+
+
+@transaction.atomic
+def grant_address_read(*, grant: Grant, actor: Actor) -> str:
+    """A physical gift's delivery address, for the operator who ships it. Every reading
+    is recorded in the audit log (who, when, from where; never the address itself), as
+    a card secret's reveal is on its voucher."""
+    address = grant_address(grant)
+    audit_record(subject=grant, action="read_address", actor=actor, label=f"#{grant.pk}")
+    return address
 
 
 def _locked(grant: Grant) -> Grant:

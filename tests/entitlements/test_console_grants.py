@@ -14,6 +14,7 @@ from entitlements.models import Grant
 from entitlements.services import benefit_grant
 from members.models import Member
 from riskcontrol.core.actors import Actor
+from riskcontrol.models import AuditEvent
 from tests.entitlements.factories import add_fallback, add_item, make_benefit
 from tests.members.factories import MemberFactory
 from tests.vouchers.factories import make_batch
@@ -150,6 +151,13 @@ def test_the_queue_lists_gifts_without_addresses_and_the_gift_page_shows_it_to_o
     assert ADDRESS in page
     assert ADDRESS not in hidden and "Only operators who handle grants see the address." in hidden
     assert ADDRESS not in listed and ADDRESS not in detail
+    # Each reading is recorded, with the reader and never the address itself.
+    reads = AuditEvent.objects.filter(
+        subject="entitlements.grant", subject_id=str(gift.pk), action="read_address"
+    )
+    assert reads.count() == 1
+    assert reads.get().user.username == "operator-user"
+    assert ADDRESS not in str(list(reads.values()))
 
 
 def test_shipping_asks_for_confirmation_then_delivering_fulfils_the_gift(console_client):
