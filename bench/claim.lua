@@ -3,20 +3,13 @@
 -- Members are "<PREFIX><thread number>-<n>", n = 1, 2, ... per thread (pre-created by
 -- bench/claim.py). Prints one "BENCH {json}" line with the figures and status counts.
 
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
+dofile((string.match(debug.getinfo(1, "S").source, "^@(.*/)") or "") .. "_report.lua")
+expected_status = 201
 
 function init(args)
   local key, batch = args[1], args[2]
   prefix = args[3] or "m"
-  counter = 0
-  ok = 0
-  other = 0
-  statuses = ""
+  report_init()
   path = "/api/v1/batches/" .. batch .. "/claims"
   wrk.method = "POST"
   wrk.headers["Authorization"] = "Api-Key " .. key
@@ -27,34 +20,4 @@ function request()
   counter = counter + 1
   local body = string.format('{"member": "%s%d-%d"}', prefix, tid, counter)
   return wrk.format(nil, path, nil, body)
-end
-
-function response(status, headers, body)
-  if status == 201 then
-    ok = ok + 1
-  else
-    other = other + 1
-    if other <= 5 then
-      statuses = statuses .. status .. " "
-    end
-  end
-end
-
-function done(summary, latency, requests)
-  local good, bad, seen, sent = 0, 0, "", 0
-  for _, thread in ipairs(threads) do
-    good = good + thread:get("ok")
-    bad = bad + thread:get("other")
-    seen = seen .. thread:get("statuses")
-    sent = math.max(sent, thread:get("counter"))
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests": %d, "seconds": %.3f, "p50_ms": %.2f, "p90_ms": %.2f, '
-      .. '"p99_ms": %.2f, "max_ms": %.2f, "expected": %d, "unexpected": %d, '
-      .. '"unexpected_sample": "%s", "socket_errors": %d, "timeouts": %d, '
-      .. '"max_counter": %d}\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
-    latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3,
-    good, bad, seen, e.connect + e.read + e.write, e.timeout, sent))
 end
