@@ -17,9 +17,16 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from riskcontrol.core.actors import Actor
-from riskcontrol.core.audit import audit_changes, audit_record
-from riskcontrol.programfile import Change, Context, Section, iter_places
+from riskcontrol.programfile import (
+    Change,
+    Context,
+    Section,
+    check_keys,
+    diff,
+    iter_places,
+    record,
+    whole,
+)
 
 from .ladder import Step, ladder_breaks, retention_too_high
 from .models import EarningRule, MemberEvent, Tier, TierPolicy
@@ -27,10 +34,6 @@ from .models import EarningRule, MemberEvent, Tier, TierPolicy
 CODE = re.compile(r"^[-a-zA-Z0-9_]{1,32}$")
 RANK_STEP = 10
 MAX_RANK = 32767
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _decimal(
@@ -59,15 +62,6 @@ def _plain(number: Decimal | None) -> Any:
     return str(number.normalize())
 
 
-def _check_keys(context: Context, place: str, item: dict, allowed: tuple[str, ...]) -> None:
-    for key in item:
-        if key not in allowed:
-            context.error(
-                f"{place}.{key}",
-                _("unknown field (known: %(keys)s)") % {"keys": ", ".join(allowed)},
-            )
-
-
 def _check_code(context: Context, place: str, item: dict, seen: set[str]) -> str | None:
     code = item.get("code")
     if not isinstance(code, str) or not CODE.match(code):
@@ -91,41 +85,12 @@ def _check_name(context: Context, place: str, item: dict, *, required: bool) -> 
 def _int_field(context: Context, place: str, item: dict, key: str, *, low: int, high: int) -> None:
     if key in item and item[key] is not None:
         value = item[key]
-        if not _whole(value) or not low <= value <= high:
+        if not whole(value) or not low <= value <= high:
             context.error(
                 f"{place}.{key}",
                 _("a whole number from %(low)d to %(high)d is required")
                 % {"low": low, "high": high},
             )
-
-
-def _record(obj, *, before: dict, after: dict, actor: Actor | None, code: str) -> None:
-    changes = audit_changes(before, after)
-    if before and not changes:
-        return
-    audit_record(
-        subject=obj,
-        action="update" if before else "create",
-        actor=actor or Actor.system("program"),
-        changes={**changes, "via": "program file"},
-        label=code,
-    )
-
-
-def _diff(section: str, code: str, current: dict | None, wanted: dict) -> list[Change]:
-    if current is None:
-        return [
-            Change(
-                section=section,
-                code=code,
-                action="create",
-                fields={key: (None, value) for key, value in wanted.items()},
-            )
-        ]
-    fields = {
-        key: (current.get(key), value) for key, value in wanted.items() if current.get(key) != value
-    }
-    return [Change(section=section, code=code, action="update", fields=fields)] if fields else []
 
 
 # --- tier_policy ------------------------------------------------------------------------
@@ -142,7 +107,7 @@ class TierPolicySection(Section):
                 self.name, _("a mapping is required (qualifying_months, hold_months, downgrade)")
             )
             return
-        _check_keys(context, self.name, value, self.KEYS)
+        check_keys(context, self.name, value, self.KEYS)
         _int_field(context, self.name, value, "qualifying_months", low=1, high=120)
         _int_field(context, self.name, value, "hold_months", low=0, high=120)
         if "downgrade" in value and value["downgrade"] not in TierPolicy.Downgrade.values:
@@ -161,7 +126,7 @@ class TierPolicySection(Section):
 
     def plan(self, value: Any, context: Context) -> list[Change]:
         current = self._current() or dict(self.DEFAULTS)  # the defaults hold until saved
-        return _diff(self.name, "", current, self._wanted(value))
+        return diff(self.name, "", current, self._wanted(value))
 
     def apply(self, value: Any, context: Context) -> None:
         wanted = self._wanted(value)
@@ -172,7 +137,7 @@ class TierPolicySection(Section):
         for key, item in wanted.items():
             setattr(policy, key, item)
         policy.save()
-        _record(policy, before=before, after=wanted, actor=context.actor, code=self.name)
+        record(policy, before=before, after=wanted, actor=context.actor, label=self.name)
 
     def export(self) -> Any:
         return self._current() or dict(self.DEFAULTS)
@@ -210,7 +175,7 @@ class TiersSection(Section):
                 ok = False
                 continue
             before = len(context.problems)
-            _check_keys(context, place, item, self.KEYS)
+            check_keys(context, place, item, self.KEYS)
             _check_code(context, place, item, seen)
             _check_name(context, place, item, required=True)
             _int_field(context, place, item, "threshold", low=0, high=10**9)
@@ -279,7 +244,7 @@ class TiersSection(Section):
         current = self._current()
         changes: list[Change] = []
         for code, wanted in self._wanted(value).items():
-            changes += _diff(self.name, code, current.get(code), wanted)
+            changes += diff(self.name, code, current.get(code), wanted)
         return changes
 
     def apply(self, value: Any, context: Context) -> None:
@@ -304,7 +269,7 @@ class TiersSection(Section):
             for key, item in data.items():
                 setattr(tier, key, item)
             tier.save()
-            _record(tier, before=before, after=data, actor=context.actor, code=code)
+            record(tier, before=before, after=data, actor=context.actor, label=code)
 
     def export(self) -> Any:
         tiers = []
@@ -371,7 +336,7 @@ class EarningRulesSection(Section):
             if not isinstance(item, dict):
                 context.error(place, _("a mapping with code and event is required"))
                 continue
-            _check_keys(context, place, item, self.KEYS)
+            check_keys(context, place, item, self.KEYS)
             _check_code(context, place, item, seen)
             _check_name(context, place, item, required=False)
             event = item.get("event")
@@ -464,7 +429,7 @@ class EarningRulesSection(Section):
         current = {rule.code: self._snapshot(rule) for rule in EarningRule.objects.all()}
         changes: list[Change] = []
         for item in value:
-            changes += _diff(self.name, item["code"], current.get(item["code"]), self._normal(item))
+            changes += diff(self.name, item["code"], current.get(item["code"]), self._normal(item))
         return changes
 
     def apply(self, value: Any, context: Context) -> None:
@@ -483,7 +448,7 @@ class EarningRulesSection(Section):
             for key, data in wanted.items():
                 setattr(rule, key, data)
             rule.save()
-            _record(rule, before=before, after=wanted, actor=context.actor, code=rule.code)
+            record(rule, before=before, after=wanted, actor=context.actor, label=rule.code)
 
     def export(self) -> Any:
         rules = []

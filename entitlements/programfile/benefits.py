@@ -14,11 +14,20 @@ from django.utils.translation import gettext as _
 
 from members.models import Segment
 from members.regions import is_province_code
-from riskcontrol.programfile import Change, Context, Section, iter_places
+from riskcontrol.programfile import (
+    Change,
+    Context,
+    Section,
+    check_keys,
+    diff,
+    iter_places,
+    record,
+    whole,
+)
 from vouchers.models import VoucherBatch
 
 from ..models import Benefit, BenefitFallback, BenefitSource, PackItem
-from .common import check_keys, decimal_value, diff, moment, money, record, whole
+from .common import decimal_value, moment, money
 
 CODE = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -1,4 +1,5 @@
-"""What the benefits' program-file sections share: value checks, the diff, the audit."""
+"""Value checks the benefits' program-file sections share (the diff, the audit and the
+key check are the program file core's: `riskcontrol.programfile`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
-
-from riskcontrol.core.actors import Actor
-from riskcontrol.core.audit import audit_changes, audit_record
-from riskcontrol.programfile import Change, Context
-
-
-def whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def decimal_value(value: Any, maximum: Decimal) -> Decimal | None:
@@ -48,35 +40,3 @@ def moment(value: Any) -> dt.datetime | None:
 
 def money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(Decimal("0.01")))
-
-
-def record(obj, *, before: dict, after: dict, actor: Actor | None, label: str) -> None:
-    changes = audit_changes(before, after)
-    if before and not changes:
-        return
-    audit_record(
-        subject=obj,
-        action="update" if before else "create",
-        actor=actor or Actor.system("program"),
-        changes={**changes, "via": "program file"},
-        label=label,
-    )
-
-
-def diff(section: str, code: str, current: dict | None, wanted: dict) -> list[Change]:
-    if current is None:
-        fields = {key: (None, value) for key, value in wanted.items()}
-        return [Change(section=section, code=code, action="create", fields=fields)]
-    fields = {
-        key: (current.get(key), value) for key, value in wanted.items() if current.get(key) != value
-    }
-    return [Change(section=section, code=code, action="update", fields=fields)] if fields else []
-
-
-def check_keys(context: Context, place: str, item: dict, allowed: tuple[str, ...]) -> None:
-    for key in item:
-        if key not in allowed:
-            context.error(
-                f"{place}.{key}",
-                _("unknown field (known: %(keys)s)") % {"keys": ", ".join(allowed)},
-            )

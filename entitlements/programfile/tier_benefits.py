@@ -8,12 +8,20 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from members.models import Tier
-from riskcontrol.programfile import Change, Context, Section, iter_places
+from riskcontrol.programfile import (
+    Change,
+    Context,
+    Section,
+    check_keys,
+    diff,
+    iter_places,
+    record,
+    whole,
+)
 
 from ..models import Benefit, PackItem, TierBenefit
 from ..services.automatic import NEEDS_INPUT
 from .benefits import BenefitsSection
-from .common import check_keys, diff, record, whole
 
 
 class TierBenefitsSection(Section):

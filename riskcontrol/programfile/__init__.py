@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from ..core.actors import Actor
+from ..core.audit import audit_changes, audit_record
 from ..core.errors import DomainError
 
 
@@ -235,3 +236,46 @@ def iter_places(prefix: str, items: Any) -> Iterator[tuple[str, Any]]:
     """(`prefix[i]`, item) for a list value, the helper sections use for their places."""
     for index, item in enumerate(items):
         yield f"{prefix}[{index}]", item
+
+
+# --- what sections share --------------------------------------------------------------
+
+
+def whole(value: Any) -> bool:
+    """A whole number as the file gives it (YAML's booleans are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_keys(context: Context, place: str, item: dict, allowed: tuple[str, ...]) -> None:
+    """An error at `place.key` for each key of `item` the section does not know."""
+    for key in item:
+        if key not in allowed:
+            context.error(
+                f"{place}.{key}",
+                _("unknown field (known: %(keys)s)") % {"keys": ", ".join(allowed)},
+            )
+
+
+def diff(section: str, code: str, current: dict | None, wanted: dict) -> list[Change]:
+    """The change that turns `current` (None: not there yet) into `wanted`, if any."""
+    if current is None:
+        fields = {key: (None, value) for key, value in wanted.items()}
+        return [Change(section=section, code=code, action="create", fields=fields)]
+    fields = {
+        key: (current.get(key), value) for key, value in wanted.items() if current.get(key) != value
+    }
+    return [Change(section=section, code=code, action="update", fields=fields)] if fields else []
+
+
+def record(obj, *, before: dict, after: dict, actor: Actor | None, label: str) -> None:
+    """The audit event of a record the file created or changed (none when unchanged)."""
+    changes = audit_changes(before, after)
+    if before and not changes:
+        return
+    audit_record(
+        subject=obj,
+        action="update" if before else "create",
+        actor=actor or Actor.system("program"),
+        changes={**changes, "via": "program file"},
+        label=label,
+    )
