@@ -12,7 +12,7 @@ so `export | apply` changes nothing.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from riskcontrol.programfile import (
     Context,
     Section,
     check_keys,
+    decimal_value,
     diff,
     iter_places,
     record,
@@ -36,21 +37,7 @@ RANK_STEP = 10
 MAX_RANK = 32767
 
 
-def _decimal(
-    value: Any, *, places: int = 2, maximum: Decimal = Decimal("999999")
-) -> Decimal | None:
-    """A non-negative number with at most `places` decimals (ints, floats, strings)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not number.is_finite() or number < 0 or number > maximum:
-        return None
-    if number != number.quantize(Decimal(1).scaleb(-places)):
-        return None
-    return number
+MAX_NUMBER = Decimal("999999")  # the largest per-yuan amount or multiplier a rule may give
 
 
 def _plain(number: Decimal | None) -> Any:
@@ -349,7 +336,7 @@ class EarningRulesSection(Section):
             for each, per_yuan in (("points", "points_per_yuan"), ("growth", "growth_per_yuan")):
                 _int_field(context, place, item, each, low=0, high=10**6)
                 if item.get(per_yuan) is not None:
-                    if _decimal(item[per_yuan]) is None:
+                    if decimal_value(item[per_yuan], maximum=MAX_NUMBER) is None:
                         context.error(
                             f"{place}.{per_yuan}",
                             _("a number of 0 or more with at most 2 decimals is required"),
@@ -378,7 +365,7 @@ class EarningRulesSection(Section):
                         where = f"{place}.tier_multipliers.{tier}"
                         if tier not in tier_codes:
                             context.error(where, _('no tier "%(code)s"') % {"code": tier})
-                        number = _decimal(factor, places=2, maximum=Decimal(100))
+                        number = decimal_value(factor, maximum=Decimal(100))
                         if number is None or number == 0:
                             context.error(
                                 where,
@@ -395,7 +382,9 @@ class EarningRulesSection(Section):
 
     def _normal(self, item: dict) -> dict:
         per_yuan = {
-            key: (_decimal(item[key]) if item.get(key) is not None else None)
+            key: (
+                decimal_value(item[key], maximum=MAX_NUMBER) if item.get(key) is not None else None
+            )
             for key in ("points_per_yuan", "growth_per_yuan")
         }
         return {
@@ -406,7 +395,7 @@ class EarningRulesSection(Section):
             "growth": item.get("growth"),
             "growth_per_yuan": per_yuan["growth_per_yuan"],
             "tier_multipliers": {
-                str(tier): str(_decimal(factor).normalize())
+                str(tier): str(decimal_value(factor, maximum=MAX_NUMBER).normalize())
                 for tier, factor in (item.get("tier_multipliers") or {}).items()
             },
             "daily_cap": item.get("daily_cap"),
@@ -418,8 +407,8 @@ class EarningRulesSection(Section):
     def _snapshot(self, rule: EarningRule) -> dict:
         data = {field: getattr(rule, field) for field in self.FIELDS}
         data["tier_multipliers"] = {
-            str(tier): str(_decimal(factor).normalize())
-            if _decimal(factor) is not None
+            str(tier): str(decimal_value(factor, maximum=MAX_NUMBER).normalize())
+            if decimal_value(factor, maximum=MAX_NUMBER) is not None
             else str(factor)
             for tier, factor in (rule.tier_multipliers or {}).items()
         }
@@ -465,7 +454,8 @@ class EarningRulesSection(Section):
                     item[key] = _plain(getattr(rule, key))
             if rule.tier_multipliers:
                 item["tier_multipliers"] = {
-                    tier: _plain(_decimal(factor)) for tier, factor in rule.tier_multipliers.items()
+                    tier: _plain(decimal_value(factor, maximum=MAX_NUMBER))
+                    for tier, factor in rule.tier_multipliers.items()
                 }
             if rule.points_pending_days:
                 item["points_pending_days"] = rule.points_pending_days

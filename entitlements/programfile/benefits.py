@@ -19,6 +19,7 @@ from riskcontrol.programfile import (
     Context,
     Section,
     check_keys,
+    decimal_value,
     diff,
     iter_places,
     record,
@@ -27,7 +28,7 @@ from riskcontrol.programfile import (
 from vouchers.models import VoucherBatch
 
 from ..models import Benefit, BenefitFallback, BenefitSource, PackItem
-from .common import decimal_value, moment, money
+from .common import moment, money
 
 CODE = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -122,7 +123,7 @@ class BenefitsSection(Section):
                     % {"choices": ", ".join(Benefit.Kind.values)},
                 )
             self._check_fields(context, place, item, segments)
-            budget = decimal_value(item.get("budget"), DECIMALS["budget"])
+            budget = decimal_value(item.get("budget"), maximum=DECIMALS["budget"])
             if code in used and budget is not None and budget < used[code]:
                 context.error(
                     f"{place}.budget",
@@ -146,7 +147,7 @@ class BenefitsSection(Section):
 
     def _check_fields(self, context: Context, place: str, item: dict, segments: set[str]) -> None:
         for key, maximum in DECIMALS.items():
-            if item.get(key) is not None and decimal_value(item[key], maximum) is None:
+            if item.get(key) is not None and decimal_value(item[key], maximum=maximum) is None:
                 context.error(
                     f"{place}.{key}",
                     _("a number of 0 or more with at most 2 decimals is required"),
@@ -320,7 +321,7 @@ class BenefitsSection(Section):
             if value is None:
                 value = default
             if key in DECIMALS and value is not None:
-                value = decimal_value(value, DECIMALS[key])
+                value = decimal_value(value, maximum=DECIMALS[key])
             elif key in ("active_from", "active_until") and value is not None:
                 value = moment(value)
             elif key == "items":

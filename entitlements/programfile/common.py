@@ -4,23 +4,10 @@ key check are the program file core's: `riskcontrol.programfile`)."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
-
-
-def decimal_value(value: Any, maximum: Decimal) -> Decimal | None:
-    """A number of 0 or more with at most 2 decimals (int, float or string)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not number.is_finite() or number < 0 or number > maximum:
-        return None
-    return number if number == number.quantize(Decimal("0.01")) else None
 
 
 def moment(value: Any) -> dt.datetime | None:

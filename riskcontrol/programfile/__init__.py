@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
@@ -244,6 +245,20 @@ def iter_places(prefix: str, items: Any) -> Iterator[tuple[str, Any]]:
 def whole(value: Any) -> bool:
     """A whole number as the file gives it (YAML's booleans are not numbers here)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def decimal_value(value: Any, *, maximum: Decimal, places: int = 2) -> Decimal | None:
+    """A number from 0 to `maximum` with at most `places` decimals, as the file gives it
+    (an int, a float or a string; YAML's booleans are not numbers); None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number < 0 or number > maximum:
+        return None
+    return number if number == number.quantize(Decimal(1).scaleb(-places)) else None
 
 
 def check_keys(context: Context, place: str, item: dict, allowed: tuple[str, ...]) -> None:
