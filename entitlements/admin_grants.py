@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from riskcontrol.console.confirm import confirmed_action, posted_reason
+from riskcontrol.console.readonly import ReadOnlyAdmin
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import DomainError
 from vouchers.models import Voucher
@@ -88,7 +89,9 @@ class GrantChangeList(ChangeList):
             grant.children_count = counts.get(grant.pk, 0)
 
 
-class GrantAdmin(GrantFulfilmentViews, admin.ModelAdmin):
+class GrantAdmin(GrantFulfilmentViews, ReadOnlyAdmin):
+    """Grants are written by the grant services only (revoke, fulfilment)."""
+
     list_display = [
         "id",
         "created_at",
@@ -115,16 +118,6 @@ class GrantAdmin(GrantFulfilmentViews, admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return GrantChangeList
-
-    # Grants are written by the grant services only.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("entitlements.change_grant")

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from riskcontrol.console.readonly import ReadOnlyAdmin
 from riskcontrol.core.actors import Actor
 from riskcontrol.core.errors import ValidationFailed
 
@@ -247,22 +248,13 @@ class TierPolicyAdmin(admin.ModelAdmin):
         )
 
 
-class ReadOnlyLedgerAdmin(admin.ModelAdmin):
+class ReadOnlyLedgerAdmin(ReadOnlyAdmin):
     """A ledger seen, never edited: rows are written by the member program's services."""
 
     list_per_page = 50
     show_full_result_count = False
     search_fields = ["=member__external_id"]
     search_help_text = MEMBER_SEARCH_HELP
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class EventKindFilter(admin.SimpleListFilter):

@@ -36,6 +36,7 @@ from .readable import (
     readable_fields,
     subject_name,
 )
+from .readonly import ReadOnlyAdmin
 
 # The package's own key model is unused: our keys belong to partner clients.
 if admin.site.is_registered(APIKey):
@@ -46,19 +47,6 @@ def scope_label(scope: str) -> str:
     """A scope for people: what it allows, then the scope itself as the code a partner
     sends (never translated)."""
     return format_html("{} <code>{}</code>", SCOPES.get(scope, ""), scope)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For records the system writes and people only read (audit events, alerts)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class PartnerClientForm(forms.ModelForm):
