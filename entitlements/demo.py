@@ -9,8 +9,8 @@ from pathlib import Path
 
 from riskcontrol.core.actors import Actor
 from riskcontrol.programfile import program_apply
+from vouchers.demo import demo_batches
 from vouchers.models import VoucherBatch
-from vouchers.services import voucher_batch_create, voucher_batch_generate
 
 PROGRAM_FILE = Path(__file__).with_name("demo_program.yaml")
 
@@ -40,10 +40,6 @@ def seed() -> list[str]:
     """Create the demo batches and apply the demo catalog; returns the benefit codes a
     demo grant can name."""
     actor = Actor.system("seed_demo")
-    for spec in DEMO_BATCHES:
-        batch = VoucherBatch.objects.filter(code=spec["code"]).first()
-        if batch is None:
-            batch = voucher_batch_create(**spec, activate=True, actor=actor, generate=False)
-        voucher_batch_generate(batch_id=batch.pk)
+    demo_batches(DEMO_BATCHES, actor=actor)
     program_apply(PROGRAM_FILE.read_text(encoding="utf-8"), actor=actor)
     return ["COFFEE", "WELCOME-PACK"]

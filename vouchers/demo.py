@@ -29,11 +29,16 @@ DEMO_BATCHES = [
 ]
 
 
-def seed() -> list[str]:
-    actor = Actor.system("seed_demo")
-    for spec in DEMO_BATCHES:
+def demo_batches(specs: list[dict], *, actor: Actor) -> None:
+    """Create each batch of `specs` that is not there yet (active) and generate what it
+    lacks; re-runnable. Other apps' demo data builds its batches with it too."""
+    for spec in specs:
         batch = VoucherBatch.objects.filter(code=spec["code"]).first()
         if batch is None:
             batch = voucher_batch_create(**spec, activate=True, actor=actor, generate=False)
         voucher_batch_generate(batch_id=batch.pk)
+
+
+def seed() -> list[str]:
+    demo_batches(DEMO_BATCHES, actor=Actor.system("seed_demo"))
     return [spec["code"] for spec in DEMO_BATCHES]
